@@ -1,0 +1,356 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ClaimOutcome is what Claim found.
+type ClaimOutcome int
+
+// Claim outcomes. DESIGN.md named Unresolved "Unknown", which collides with the number state
+// Unknown in the same package.
+const (
+	Claimed    ClaimOutcome = iota // you hold the batch: send Numbers, then Commit (or Release)
+	Done                           // already committed or settled: nothing to do
+	Busy                           // another live attempt holds the claim: try again later (RetryAt)
+	Cancelled                      // job cancelled: the batch's pending numbers are now counted cancelled
+	Expired                        // job expired (otp): pending numbers failed with code "Expired"
+	NotYet                         // send-at / not-before is in the future: run again at RetryAt
+	Unresolved                     // an earlier attempt's numbers are unknown (its claim expired without commit, or its commit said unknown): schedule reconcile
+	JobFailed                      // job failed (job-fatal code): pending numbers failed with that code
+)
+
+var outcomeNames = [...]string{"Claimed", "Done", "Busy", "Cancelled", "Expired", "NotYet", "Unresolved", "JobFailed"}
+
+func (o ClaimOutcome) String() string {
+	if o >= 0 && int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "ClaimOutcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// ExpiredCode is the failure code of numbers whose job expired before they were sent.
+const ExpiredCode = "Expired"
+
+// ClaimResult is the result of Claim.
+type ClaimResult struct {
+	Outcome ClaimOutcome
+	Attempt int      // this claim's attempt number (1-based)
+	Numbers []string // E.164, the batch's numbers that were pending (now in flight)
+	Indexes []int    // position of each number in the batch record
+	Params  []string
+	Intl    bool
+	Job     Job
+	RetryAt time.Time // Busy, NotYet
+}
+
+// Claim atomically (one Lua script): checks cancel / job failed / expiry / send-at / not-before /
+// batch state, then marks the batch in flight with attempt+1 and token. A missing job/batch is
+// ErrNotFound.
+//
+// The claim is the durable record of an attempt, written before SendSms. While it is live (younger
+// than Options.ClaimLease) every other Claim of the batch gets Busy; once it is older and not
+// committed, the next Claim turns its in-flight numbers into unknown and gets Unresolved: nobody
+// resends them until reconcile decides. A batch that was committed gets Done (or Unresolved while
+// it has unknown numbers, so a lost reconcile task is scheduled again). Calling Claim again with the token that holds a live claim returns the same
+// claim (so a Claim retried after a network error is safe).
+func (s *Store) Claim(ctx context.Context, job string, batch int, token string) (ClaimResult, error) {
+	if err := checkJobBatch(job, batch); err != nil {
+		return ClaimResult{}, err
+	}
+	if token == "" {
+		return ClaimResult{}, invalidf("job %s batch %d: empty claim token", job, batch)
+	}
+	now := s.now()
+	v, err := claimScript.Run(ctx, s.rdb, []string{jobKey(job), batchKey(job, batch), paramsKey(job)},
+		now.UnixMilli(), token, s.opts.ClaimLease.Milliseconds(), s.retentionArg()).Slice()
+	if err != nil {
+		return ClaimResult{}, wrap(fmt.Sprintf("claim %s/%d", job, batch), err)
+	}
+	code := replyInt(v[0])
+	switch code {
+	case -1:
+		return ClaimResult{}, fmt.Errorf("%w: %s", ErrNotFound, job)
+	case -2:
+		return ClaimResult{}, fmt.Errorf("%w: %s batch %d", ErrNotFound, job, batch)
+	}
+	if len(v) < 8 {
+		return ClaimResult{}, fmt.Errorf("store: claim %s/%d: short script reply", job, batch)
+	}
+	res := ClaimResult{
+		Outcome: ClaimOutcome(code),
+		Attempt: int(replyInt(v[1])),
+		Intl:    replyString(v[5]) == "1",
+	}
+	if ms := replyInt(v[6]); ms > 0 {
+		res.RetryAt = time.UnixMilli(ms)
+	}
+	if jf, ok := v[7].([]any); ok && len(jf) == len(specFields) {
+		spec := make(map[string]string, len(specFields))
+		for i, f := range specFields {
+			spec[f] = replyString(jf[i])
+		}
+		res.Job = jobFromSpec(job, spec)
+	}
+	if res.Outcome != Claimed {
+		return res, nil
+	}
+	blob := replyString(v[2])
+	idxs, _ := v[3].([]any)
+	res.Indexes = make([]int, len(idxs))
+	res.Numbers = make([]string, len(idxs))
+	for i, x := range idxs {
+		res.Indexes[i] = int(replyInt(x))
+		res.Numbers[i] = unpackAt(blob, res.Indexes[i])
+	}
+	if p := replyString(v[4]); p != "" {
+		if err := json.Unmarshal([]byte(p), &res.Params); err != nil {
+			return ClaimResult{}, fmt.Errorf("store: claim %s/%d: param set: %w", job, batch, err)
+		}
+	}
+	return res, nil
+}
+
+// Release gives a claim back before anything was sent (e.g. ctx ended while waiting on the rate
+// limiter, or a halt was found): numbers back to pending. No-op when the token does not hold the
+// claim. If the claim had already expired into unknown, Release is believed (nothing was sent)
+// and the numbers return to pending too.
+func (s *Store) Release(ctx context.Context, job string, batch int, token string) error {
+	if err := checkJobBatch(job, batch); err != nil {
+		return err
+	}
+	if token == "" {
+		return nil
+	}
+	err := releaseScript.Run(ctx, s.rdb, []string{jobKey(job), batchKey(job, batch)}, token, s.retentionArg()).Err()
+	return wrap(fmt.Sprintf("release %s/%d", job, batch), err)
+}
+
+// State is a per-number outcome given to Commit and SettleUnknown.
+type State byte
+
+// Number outcomes.
+const (
+	Sent    State = 's'
+	Failed  State = 'f'
+	Unknown State = 'u'
+	Retry   State = 'r'
+)
+
+// NumberResult is the outcome of one number of a claimed batch.
+type NumberResult struct {
+	Index    int       // position in the batch record (ClaimResult.Indexes)
+	State    State     // Sent, Failed, Unknown or Retry
+	Code     string    // Tencent code for Failed (and informational otherwise)
+	SerialNo string    // for Sent
+	Fee      int64     // for Sent
+	RetryAt  time.Time // for Retry
+}
+
+// RetryBatch is a batch created for retried numbers: enqueue its send task at At.
+type RetryBatch struct {
+	Batch int
+	At    time.Time
+}
+
+// CommitResult is the result of Commit.
+type CommitResult struct {
+	Applied      bool         // false: the token no longer holds the claim; nothing written
+	RetryBatches []RetryBatch // new batches created for Retry numbers (grouped by RetryAt second); enqueue them
+	HasUnknown   bool         // some numbers are unknown: schedule a reconcile task
+}
+
+func checkResults(job string, batch int, results []NumberResult, allowed string) error {
+	seen := make(map[int]bool, len(results))
+	for i, r := range results {
+		if r.Index < 0 || r.Index >= MaxBatchSize {
+			return invalidf("job %s batch %d: result %d: index %d out of range", job, batch, i, r.Index)
+		}
+		if seen[r.Index] {
+			return invalidf("job %s batch %d: result %d: index %d given twice", job, batch, i, r.Index)
+		}
+		seen[r.Index] = true
+		if !strings.ContainsRune(allowed, rune(r.State)) || r.State == 0 {
+			return invalidf("job %s batch %d: result %d: state %q not allowed here", job, batch, i, rune(r.State))
+		}
+		if r.State == Failed && r.Code == "" {
+			return invalidf("job %s batch %d: result %d: Failed needs a Code", job, batch, i)
+		}
+		if r.Fee < 0 {
+			return invalidf("job %s batch %d: result %d: negative fee %d", job, batch, i, r.Fee)
+		}
+	}
+	return nil
+}
+
+// retryGroup is the not-before of a retry number: RetryAt rounded up to the second (never
+// earlier than asked), so numbers retried at about the same time share a batch.
+func retryGroup(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	ms := t.UnixMilli()
+	return (ms + 999) / 1000 * 1000
+}
+
+// Commit atomically applies per-number results and the job counters, only for the attempt whose
+// token holds the claim (also accepted when that attempt's claim had already expired into unknown:
+// a late reply is the best evidence). Batch becomes done (or "unknown" while unknowns remain).
+//
+// Numbers of the claim that have no result become unknown. Retry numbers move ('r') into new
+// batches of the same param set, one per RetryAt second, not before that time (when the job was
+// cancelled or failed meanwhile they are counted cancelled/failed instead). Committing again with
+// the same token returns the first commit's result and writes nothing.
+func (s *Store) Commit(ctx context.Context, job string, batch int, token string, results []NumberResult) (CommitResult, error) {
+	if err := checkJobBatch(job, batch); err != nil {
+		return CommitResult{}, err
+	}
+	if token == "" {
+		return CommitResult{}, invalidf("job %s batch %d: empty claim token", job, batch)
+	}
+	if err := checkResults(job, batch, results, "sfur"); err != nil {
+		return CommitResult{}, err
+	}
+	args := make([]any, 0, 5+5*len(results))
+	args = append(args, s.now().UnixMilli(), token, s.retentionArg(), batchPrefix(job), batch)
+	for _, r := range results {
+		args = append(args, r.Index, string(rune(r.State)), r.Code, r.Fee, retryGroup(r.RetryAt))
+	}
+	op := fmt.Sprintf("commit %s/%d", job, batch)
+	v, err := commitScript.Run(ctx, s.rdb, []string{jobKey(job), batchKey(job, batch), codesKey(job)}, args...).Slice()
+	if err != nil {
+		return CommitResult{}, wrap(op, err)
+	}
+	switch replyInt(v[0]) {
+	case 0:
+		return CommitResult{}, nil
+	case -2:
+		return CommitResult{}, fmt.Errorf("%w: %s batch %d", ErrNotFound, job, batch)
+	case -3:
+		return CommitResult{}, invalidf("%s: index %d is beyond the batch's numbers", op, replyInt(v[1]))
+	}
+	res := CommitResult{Applied: true, HasUnknown: replyInt(v[2]) == 1}
+	if rb := replyString(v[1]); rb != "" {
+		for _, part := range strings.Split(rb, ",") {
+			n, at, _ := strings.Cut(part, ":")
+			res.RetryBatches = append(res.RetryBatches, RetryBatch{Batch: int(parseInt(n)), At: parseMs(at)})
+		}
+	}
+	return res, nil
+}
+
+// IndexSerials writes sms:sn:<serial> -> job/batch/index for receipts (call before Commit).
+// Idempotent; results without SerialNo are skipped.
+func (s *Store) IndexSerials(ctx context.Context, job string, batch int, results []NumberResult) error {
+	if err := checkJobBatch(job, batch); err != nil {
+		return err
+	}
+	n := 0
+	for _, r := range results {
+		if r.SerialNo != "" {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, r := range results {
+			if r.SerialNo == "" {
+				continue
+			}
+			p.Set(ctx, serialKey(r.SerialNo), job+"|"+strconv.Itoa(batch)+"|"+strconv.Itoa(r.Index), s.opts.Retention)
+		}
+		return nil
+	})
+	return wrap(fmt.Sprintf("index serials of %s/%d", job, batch), err)
+}
+
+// UnknownNumber is a number whose send outcome is unknown.
+type UnknownNumber struct {
+	Index   int
+	Number  string
+	Attempt int
+	SentAt  time.Time // when the attempt was claimed (the send window starts here)
+}
+
+// Unknowns returns the batch's numbers whose outcome is unknown (for reconcile).
+func (s *Store) Unknowns(ctx context.Context, job string, batch int) ([]UnknownNumber, error) {
+	if err := checkJobBatch(job, batch); err != nil {
+		return nil, err
+	}
+	v, err := s.rdb.HMGet(ctx, batchKey(job, batch), "num", "st", "a", "at").Result()
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("unknowns of %s/%d", job, batch), err)
+	}
+	if v[0] == nil {
+		return nil, fmt.Errorf("%w: %s batch %d", ErrNotFound, job, batch)
+	}
+	blob, st := replyString(v[0]), replyString(v[1])
+	attempt, at := int(parseInt(replyString(v[2]))), parseMs(replyString(v[3]))
+	var out []UnknownNumber
+	for i := 0; i < len(st); i++ {
+		if st[i] == byte(Unknown) {
+			out = append(out, UnknownNumber{Index: i, Number: unpackAt(blob, i), Attempt: attempt, SentAt: at})
+		}
+	}
+	return out, nil
+}
+
+// SettleUnknown applies evidence: unknown -> Sent (with SerialNo) or Failed (with Code). Idempotent:
+// numbers that are no longer unknown are left alone. Serial numbers are indexed first.
+func (s *Store) SettleUnknown(ctx context.Context, job string, batch int, results []NumberResult) error {
+	if err := checkJobBatch(job, batch); err != nil {
+		return err
+	}
+	if err := checkResults(job, batch, results, "sf"); err != nil {
+		return err
+	}
+	if len(results) == 0 {
+		return nil
+	}
+	if err := s.IndexSerials(ctx, job, batch, results); err != nil {
+		return err
+	}
+	args := make([]any, 0, 3+4*len(results))
+	args = append(args, s.now().UnixMilli(), s.retentionArg(), batch)
+	for _, r := range results {
+		args = append(args, r.Index, string(rune(r.State)), r.Code, r.Fee)
+	}
+	n, err := settleScript.Run(ctx, s.rdb, []string{jobKey(job), batchKey(job, batch), codesKey(job)}, args...).Int()
+	if err != nil {
+		return wrap(fmt.Sprintf("settle %s/%d", job, batch), err)
+	}
+	if n == -2 {
+		return fmt.Errorf("%w: %s batch %d", ErrNotFound, job, batch)
+	}
+	return nil
+}
+
+// ResendUnknown moves the batch's remaining unknown numbers into a new batch (not before at).
+// ok=false when there are none (already resent or settled); when the job was cancelled or failed
+// meanwhile they are counted cancelled/failed instead and ok=false.
+func (s *Store) ResendUnknown(ctx context.Context, job string, batch int, at time.Time) (rb RetryBatch, ok bool, err error) {
+	if err := checkJobBatch(job, batch); err != nil {
+		return RetryBatch{}, false, err
+	}
+	v, err := resendScript.Run(ctx, s.rdb, []string{jobKey(job), batchKey(job, batch)},
+		s.retentionArg(), batchPrefix(job), msOf(at)).Slice()
+	if err != nil {
+		return RetryBatch{}, false, wrap(fmt.Sprintf("resend unknowns of %s/%d", job, batch), err)
+	}
+	switch replyInt(v[0]) {
+	case -2:
+		return RetryBatch{}, false, fmt.Errorf("%w: %s batch %d", ErrNotFound, job, batch)
+	case 0:
+		return RetryBatch{}, false, nil
+	}
+	return RetryBatch{Batch: int(replyInt(v[1])), At: at}, true, nil
+}

@@ -1,0 +1,66 @@
+// Package store keeps smsdispatch's records in Redis: jobs, their batches with per-number send
+// state, delivery receipts, app halts and leases. The key layout and every Lua script live here
+// and nowhere else; other packages use the Store methods.
+//
+// # Exactly once
+//
+// A number must never be sent twice for one job, even when asynq runs a batch task twice (after a
+// crash, a timeout or a lost lease, possibly at the same time). The guard is the batch record:
+// Claim marks the batch's pending numbers in flight with an attempt number and a token, in one
+// script, before SendSms; Commit (only by that token) records each number's outcome and the job
+// counters in one script. A second run of the task finds the claim (Busy), the commit (Done), or a
+// claim older than Options.ClaimLease without commit: then the numbers it had in flight may have
+// been sent, so they become unknown (Unresolved) and only reconcile may settle them (with a
+// receipt or PullSmsSendStatusByPhoneNumber as evidence) or resend them (ResendUnknown). A late
+// Commit from the attempt that held the expired claim is still accepted as evidence.
+//
+// # Key layout
+//
+// Every key of one job carries the hash tag {<job>} and every key of one app {<app>}, so each
+// script touches one slot and runs unchanged on Redis Cluster. Job ids and app ids therefore may
+// not contain '{', '}', '|' or whitespace.
+//
+//	sms:{J}:job            hash  spec: app sign tpl sender ext prio send_at expires_at created
+//	                             defer_daily (times in unix ms); counters: total sent failed
+//	                             cancelled unknown delivered undelivered rejected fee batches,
+//	                             fc:<code> failed by code; flags: cancel, fail (job-fatal code),
+//	                             lc (last commit ms), ready (0 while being created), cn (creator)
+//	sms:{J}:params         list  JSON param sets; batches refer to them by index
+//	sms:{J}:b:<n>          hash  num: packed numbers, 8-byte big-endian uint64 of the E.164 digits
+//	                             each; st: one state byte per number; pi: param index; intl: "1"
+//	                             for international; s: pending|inflight|unknown|done|cancelled;
+//	                             a: attempt; tok: claim token; at: claim ms; nb: not-before ms;
+//	                             cm/rb/hu: the committed result (replayed to a repeated Commit);
+//	                             fc: failure code of numbers failed as a whole (expiry, job fail)
+//	sms:{J}:codes          hash  "<batch>:<idx>" -> failure code of numbers that failed on send
+//	sms:sn:<serial>        str   "<job>|<batch>|<idx>": Tencent SerialNo -> number (receipts)
+//	sms:rcpt:{A}:inbox     hash  page id -> raw receipt page (JSON), saved before it is applied
+//	sms:rcpt:{A}:unmatched str   count of receipts that matched no send
+//	sms:um:<e164>          set   unmatched receipts of a number (JSON): evidence for unknowns
+//	sms:halt:{A}           hash  code since probe_at
+//	sms:halt:{A}:parked    set   "<job>|<batch>" parked while the app is halted
+//	sms:halt:apps          set   apps ever halted (Halts lists from it)
+//	sms:apps               zset  app -> last use ms (Apps: receipt pulling; CreateJob and Apps write it)
+//	sms:lease:<name>       str   owner token, PX ttl
+//	sms:jobs:active        zset  job -> created ms, jobs not finished (the sweeper's list)
+//
+// Number state bytes: p pending, i in flight, s sent (accepted), f failed, u unknown,
+// c cancelled, r moved to a retry batch, D delivered, U undelivered. A queued number costs its
+// 8 packed bytes, one state byte and its share of the batch hash (about 12 bytes per number in
+// all at 200 numbers per batch on Redis 7; see TestMemoryPerNumber).
+//
+// # Retention
+//
+// Every key has a TTL. Job keys get Options.Retention (plus the wait until send_at for scheduled
+// jobs) at creation, and every script that writes a key extends its TTL to at least Retention
+// (never shortens it). Serial index keys, receipt records, halts and the active set likewise.
+// Leases have their own TTL.
+//
+// # Scripts
+//
+// Scripts are loaded with redis.NewScript (EVALSHA, falling back to EVAL) and stay within what
+// both Redis 7 and miniredis v2.40 (gopher-lua) provide: no bit, struct or cmsgpack library, no
+// BITFIELD; state bytes are edited as Lua strings. Work per script is bounded: Cancel and FailJob
+// set their flag first (claims stop at once), then sweep the batches in chunks, a script per chunk;
+// both are idempotent and resumable.
+package store

@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func isNil(err error) bool { return errors.Is(err, redis.Nil) }
+
+// Halt is an app-wide stop (a halting code such as insufficient balance).
+type Halt struct {
+	App, Code      string
+	Since, ProbeAt time.Time
+}
+
+// Halt stores a halt for app: batch handlers that see it park their batches. Halting an app that
+// is already halted updates the code and probe time and keeps Since.
+func (s *Store) Halt(ctx context.Context, app, code string, probeAt time.Time) error {
+	if err := checkID("app id", app); err != nil {
+		return err
+	}
+	if code == "" {
+		return invalidf("halt of %s needs a code", app)
+	}
+	ttl := s.retentionArg()
+	if err := haltScript.Run(ctx, s.rdb, []string{haltKey(app)}, code, s.now().UnixMilli(), msOf(probeAt), ttl).Err(); err != nil {
+		return wrap("halt "+app, err)
+	}
+	err := touchAddScript.Run(ctx, s.rdb, []string{haltAppsKey}, "s", app, 0, ttl).Err()
+	return wrap("halt "+app+": register", err)
+}
+
+// HaltOf returns the app's halt, nil, nil when not halted.
+func (s *Store) HaltOf(ctx context.Context, app string) (*Halt, error) {
+	if err := checkID("app id", app); err != nil {
+		return nil, err
+	}
+	h, err := s.rdb.HGetAll(ctx, haltKey(app)).Result()
+	if err != nil {
+		return nil, wrap("halt of "+app, err)
+	}
+	if len(h) == 0 {
+		return nil, nil
+	}
+	return &Halt{App: app, Code: h["code"], Since: parseMs(h["since"]), ProbeAt: parseMs(h["probe_at"])}, nil
+}
+
+// Halts returns every halted app, by app id.
+func (s *Store) Halts(ctx context.Context) ([]Halt, error) {
+	apps, err := s.rdb.SMembers(ctx, haltAppsKey).Result()
+	if err != nil {
+		return nil, wrap("halts", err)
+	}
+	slices.Sort(apps)
+	var out []Halt
+	for _, app := range apps {
+		if checkID("app id", app) != nil {
+			continue
+		}
+		h, err := s.HaltOf(ctx, app)
+		if err != nil {
+			return nil, err
+		}
+		if h != nil {
+			out = append(out, *h)
+		}
+	}
+	return out, nil
+}
+
+// BatchRef names a batch of a job.
+type BatchRef struct {
+	Job   string
+	Batch int
+}
+
+// Park records that a batch's task completed without sending because its app is halted; Resume
+// returns it. ErrNotHalted when the app is not halted any more (Resume ran since the caller saw the
+// halt): the batch was not parked and must be run.
+func (s *Store) Park(ctx context.Context, app, job string, batch int) error {
+	if err := checkID("app id", app); err != nil {
+		return err
+	}
+	if err := checkJobBatch(job, batch); err != nil {
+		return err
+	}
+	n, err := parkScript.Run(ctx, s.rdb, []string{haltKey(app), parkedKey(app)},
+		job+"|"+strconv.Itoa(batch), s.retentionArg()).Int()
+	if err != nil {
+		return wrap(fmt.Sprintf("park %s/%d", job, batch), err)
+	}
+	if n == 0 {
+		return fmt.Errorf("park %s/%d: %w: %s", job, batch, ErrNotHalted, app)
+	}
+	return nil
+}
+
+func parseBatchRef(m string) (BatchRef, bool) {
+	job, b, ok := strings.Cut(m, "|")
+	n, err := strconv.Atoi(b)
+	if !ok || err != nil || n < 0 || checkID("job id", job) != nil {
+		return BatchRef{}, false
+	}
+	return BatchRef{Job: job, Batch: n}, true
+}
+
+// Resume clears the halt and returns (and clears) the parked batches, in job/batch order.
+func (s *Store) Resume(ctx context.Context, app string) ([]BatchRef, error) {
+	if err := checkID("app id", app); err != nil {
+		return nil, err
+	}
+	members, err := resumeScript.Run(ctx, s.rdb, []string{haltKey(app), parkedKey(app)}).StringSlice()
+	if err != nil {
+		return nil, wrap("resume "+app, err)
+	}
+	out := make([]BatchRef, 0, len(members))
+	for _, m := range members {
+		if ref, ok := parseBatchRef(m); ok {
+			out = append(out, ref)
+		}
+	}
+	slices.SortFunc(out, func(a, b BatchRef) int {
+		if c := strings.Compare(a.Job, b.Job); c != 0 {
+			return c
+		}
+		return a.Batch - b.Batch
+	})
+	return out, nil
+}
+
+// AcquireLease takes the named lease for owner for ttl (SET NX PX), or renews it when owner
+// already holds it. false when someone else holds it.
+func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	if err := checkID("lease name", name); err != nil {
+		return false, err
+	}
+	if owner == "" {
+		return false, invalidf("lease %s: empty owner", name)
+	}
+	if ttl < time.Millisecond {
+		return false, invalidf("lease %s: ttl %v is under 1ms", name, ttl)
+	}
+	n, err := leaseAcquireScript.Run(ctx, s.rdb, []string{leaseKey(name)}, owner, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, wrap("acquire lease "+name, err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseLease gives the lease up if owner holds it (compare-and-delete); otherwise a no-op.
+func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
+	if err := checkID("lease name", name); err != nil {
+		return err
+	}
+	err := leaseReleaseScript.Run(ctx, s.rdb, []string{leaseKey(name)}, owner).Err()
+	return wrap("release lease "+name, err)
+}

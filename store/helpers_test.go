@@ -1,0 +1,340 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// t0 is the fake clock's start.
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is one test's store on one backend.
+type env struct {
+	s     *Store
+	rdb   redis.UniversalClient
+	mr    *miniredis.Miniredis // nil on real Redis
+	clock *fakeClock
+	opts  Options
+	tags  *tagChecker
+}
+
+func (e *env) real() bool { return e.mr == nil }
+
+// allKeys lists every key (on every master of a cluster).
+func (e *env) allKeys(t *testing.T) []string {
+	t.Helper()
+	ctx := context.Background()
+	if cc, ok := e.rdb.(*redis.ClusterClient); ok {
+		var mu sync.Mutex
+		var keys []string
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			k, err := c.Keys(ctx, "*").Result()
+			mu.Lock()
+			keys = append(keys, k...)
+			mu.Unlock()
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	keys, err := e.rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// realRedisMu serialises tests on the REDIS_URL server: each flushes its database first.
+var realRedisMu sync.Mutex
+
+type backend int
+
+const (
+	miniBackend    backend = iota
+	redisBackend           // REDIS_URL
+	clusterBackend         // REDIS_CLUSTER_ADDRS
+)
+
+// backends runs fn against miniredis and, when REDIS_URL is set, against that Redis (whose
+// database is flushed before each test: CI points REDIS_URL at a private server), and when
+// REDIS_CLUSTER_ADDRS (comma-separated seed addresses) is set, against that private Redis Cluster
+// (flushed likewise).
+func backends(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	backendsOpts(t, Options{}, fn)
+}
+
+// backendsOpts is backends with store options (Now is always the fake clock).
+func backendsOpts(t *testing.T, opts Options, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	t.Run("miniredis", func(t *testing.T) { fn(t, newEnv(t, miniBackend, opts)) })
+	t.Run("redis", func(t *testing.T) { fn(t, newEnv(t, redisBackend, opts)) })
+	t.Run("cluster", func(t *testing.T) { fn(t, newEnv(t, clusterBackend, opts)) })
+}
+
+func newEnv(t testing.TB, b backend, opts Options) *env {
+	t.Helper()
+	e := &env{clock: &fakeClock{t: t0}, tags: &tagChecker{}}
+	ctx := context.Background()
+	switch b {
+	case redisBackend:
+		url := os.Getenv("REDIS_URL")
+		if url == "" {
+			t.Skip("REDIS_URL not set: the real-Redis variant runs only against a private redis-server (see .ci/run)")
+		}
+		o, err := redis.ParseURL(url)
+		if err != nil {
+			t.Fatalf("REDIS_URL: %v", err)
+		}
+		if isSharedRedis(o.Addr) {
+			t.Fatalf("REDIS_URL %s points at the shared Redis on port 6379: use a private server", url)
+		}
+		realRedisMu.Lock()
+		t.Cleanup(realRedisMu.Unlock)
+		e.rdb = redis.NewClient(o)
+		if err := e.rdb.FlushDB(ctx).Err(); err != nil {
+			t.Fatalf("FLUSHDB: %v", err)
+		}
+	case clusterBackend:
+		addrs := os.Getenv("REDIS_CLUSTER_ADDRS")
+		if addrs == "" {
+			t.Skip("REDIS_CLUSTER_ADDRS not set: the Redis Cluster variant runs only against a private cluster")
+		}
+		seeds := strings.Split(addrs, ",")
+		for _, a := range seeds {
+			if isSharedRedis(a) {
+				t.Fatalf("REDIS_CLUSTER_ADDRS %s includes port 6379: use a private cluster", addrs)
+			}
+		}
+		realRedisMu.Lock()
+		t.Cleanup(realRedisMu.Unlock)
+		cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: seeds})
+		if err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			return c.FlushDB(ctx).Err()
+		}); err != nil {
+			t.Fatalf("FLUSHDB on the cluster: %v", err)
+		}
+		e.rdb = cc
+	default:
+		e.mr = miniredis.RunT(t)
+		e.rdb = redis.NewClient(&redis.Options{Addr: e.mr.Addr()})
+	}
+	e.rdb.AddHook(e.tags)
+	t.Cleanup(func() {
+		_ = e.rdb.Close()
+		if v := e.tags.violations(); len(v) > 0 {
+			t.Errorf("scripts touching keys of more than one hash tag (CROSSSLOT on Cluster):\n%s", strings.Join(v, "\n"))
+		}
+	})
+	opts.Now = e.clock.Now
+	e.opts = opts
+	e.s = New(e.rdb, opts)
+	return e
+}
+
+func isSharedRedis(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == "6379"
+}
+
+// tagChecker is a go-redis hook that records every EVAL/EVALSHA whose keys do not all share one
+// hash tag: such a script would fail with CROSSSLOT on Redis Cluster.
+type tagChecker struct {
+	mu  sync.Mutex
+	bad []string
+}
+
+func (c *tagChecker) violations() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.bad...)
+}
+
+func hashTag(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j]
+		}
+	}
+	return key
+}
+
+func (c *tagChecker) check(cmd redis.Cmder) {
+	args := cmd.Args()
+	if len(args) < 3 {
+		return
+	}
+	name := strings.ToLower(fmt.Sprint(args[0]))
+	if name != "eval" && name != "evalsha" {
+		return
+	}
+	n, err := strconv.Atoi(fmt.Sprint(args[2]))
+	if err != nil || n < 2 {
+		return
+	}
+	first := hashTag(fmt.Sprint(args[3]))
+	for _, k := range args[4 : 3+n] {
+		if hashTag(fmt.Sprint(k)) != first {
+			c.mu.Lock()
+			c.bad = append(c.bad, fmt.Sprintf("%v ... keys %v", args[0], args[3:3+n]))
+			c.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (c *tagChecker) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *tagChecker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.check(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *tagChecker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			c.check(cmd)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// nums returns n distinct E.164 numbers starting at +86 138 0000 <first>.
+func nums(first, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("+86138%08d", first+i)
+	}
+	return out
+}
+
+// batchesOf splits numbers into batches of size (param set 0).
+func batchesOf(numbers []string, size int) []NewBatch {
+	var out []NewBatch
+	for len(numbers) > 0 {
+		n := min(size, len(numbers))
+		out = append(out, NewBatch{Numbers: numbers[:n]})
+		numbers = numbers[n:]
+	}
+	return out
+}
+
+const testApp = "1400000001"
+
+func testJob(id string) Job {
+	return Job{ID: id, AppID: testApp, SignName: "Sign", TemplateID: "1001", Priority: PriorityNormal}
+}
+
+// create writes a job of n numbers in batches of size and fails the test on error.
+func (e *env) create(t *testing.T, job Job, n, size int) {
+	t.Helper()
+	created, err := e.s.CreateJob(context.Background(), job, [][]string{{"1234"}}, batchesOf(nums(0, n), size), 0)
+	if err != nil || !created {
+		t.Fatalf("CreateJob(%s) = %v, %v", job.ID, created, err)
+	}
+}
+
+func (e *env) claim(t *testing.T, job string, batch int, token string) ClaimResult {
+	t.Helper()
+	r, err := e.s.Claim(context.Background(), job, batch, token)
+	if err != nil {
+		t.Fatalf("Claim(%s, %d, %s): %v", job, batch, token, err)
+	}
+	return r
+}
+
+func (e *env) mustClaim(t *testing.T, job string, batch int, token string) ClaimResult {
+	t.Helper()
+	r := e.claim(t, job, batch, token)
+	if r.Outcome != Claimed {
+		t.Fatalf("Claim(%s, %d) = %v, want Claimed", job, batch, r.Outcome)
+	}
+	return r
+}
+
+func (e *env) commit(t *testing.T, job string, batch int, token string, rs []NumberResult) CommitResult {
+	t.Helper()
+	r, err := e.s.Commit(context.Background(), job, batch, token, rs)
+	if err != nil {
+		t.Fatalf("Commit(%s, %d, %s): %v", job, batch, token, err)
+	}
+	return r
+}
+
+func (e *env) status(t *testing.T, job string) Status {
+	t.Helper()
+	st, err := e.s.Status(context.Background(), job)
+	if err != nil {
+		t.Fatalf("Status(%s): %v", job, err)
+	}
+	return st
+}
+
+// allSent builds Sent results (with serials "<job>-<batch>-<idx>" and fee 1) for a claim.
+func allSent(job string, batch int, c ClaimResult) []NumberResult {
+	rs := make([]NumberResult, len(c.Indexes))
+	for i, idx := range c.Indexes {
+		rs[i] = NumberResult{Index: idx, State: Sent, SerialNo: fmt.Sprintf("%s-%d-%d", job, batch, idx), Fee: 1}
+	}
+	return rs
+}
+
+// counts is the comparable part of a Status.
+type counts struct {
+	State                                                                    string
+	Total, Sent, Failed, Cancelled, Unknown, Pending, Delivered, Undelivered int64
+}
+
+func countsOf(st Status) counts {
+	return counts{st.State, st.Total, st.Sent, st.Failed, st.Cancelled, st.Unknown, st.Pending, st.Delivered, st.Undelivered}
+}
+
+func (e *env) wantCounts(t *testing.T, job string, want counts) Status {
+	t.Helper()
+	st := e.status(t, job)
+	if got := countsOf(st); got != want {
+		t.Fatalf("status of %s:\n got %+v\nwant %+v", job, got, want)
+	}
+	return st
+}
+
+// batchField reads a raw field of a batch record.
+func (e *env) batchField(t *testing.T, job string, batch int, field string) string {
+	t.Helper()
+	v, err := e.rdb.HGet(context.Background(), batchKey(job, batch), field).Result()
+	if err != nil && !isNil(err) {
+		t.Fatalf("HGET %s %s: %v", batchKey(job, batch), field, err)
+	}
+	return v
+}

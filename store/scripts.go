@@ -1,0 +1,558 @@
+package store
+
+import "github.com/redis/go-redis/v9"
+
+// All scripts run on Redis 7 and on miniredis v2.40 (gopher-lua): only the base, string, table
+// and math libraries, no bit/struct/cmsgpack, no BITFIELD. Every script declares in KEYS keys of
+// a single hash tag; the only keys a script builds itself are new retry batches of the same job
+// (ARGV batch-key prefix "sms:{<job>}:b:"), which share that tag and so that slot.
+//
+// Times are unix milliseconds passed in ARGV (Options.Now, so tests control the clock). Big
+// numbers are stored from the ARGV strings, never formatted by Lua.
+//
+// Per-number state bytes: p pending, i in flight, s sent, f failed, u unknown, c cancelled,
+// r moved to a retry batch, D delivered, U undelivered.
+
+// prelude is prepended to every job script.
+const prelude = `
+local function touch(key, ttl)
+  local t = redis.call('PTTL', key)
+  if t == -1 or (t >= 0 and t < tonumber(ttl)) then
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+local function str(v)
+  if v then return v end
+  return ''
+end
+local function num(v)
+  if v then return tonumber(v) end
+  return 0
+end
+local function chars(s)
+  local t = {}
+  for i = 1, #s do t[i] = string.sub(s, i, i) end
+  return t
+end
+-- new_batch appends a pending batch with the numbers at idxs (0-based) of the packed blob.
+local function new_batch(jobkey, prefix, blob, idxs, pi, intl, nb, ttl)
+  local n = redis.call('HINCRBY', jobkey, 'batches', 1) - 1
+  local parts = {}
+  for k, idx in ipairs(idxs) do parts[k] = string.sub(blob, idx * 8 + 1, idx * 8 + 8) end
+  local key = prefix .. n
+  redis.call('HSET', key, 'num', table.concat(parts), 'st', string.rep('p', #idxs), 'pi', pi, 's', 'pending', 'nb', nb)
+  if intl == '1' then redis.call('HSET', key, 'intl', '1') end
+  touch(key, ttl)
+  return n
+end
+`
+
+// createBeginScript claims a job id for creation.
+// KEYS[1] job. ARGV[1] ttl ms, ARGV[2] creator nonce, ARGV[3..] spec field/value pairs.
+// Returns 0 when the job already exists (ready), 1 when the caller may write it. A job that is
+// not ready (its creator died midway, or is still writing) is taken over: the nonce changes, so
+// the earlier creator's remaining writes are refused.
+var createBeginScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'ready') == '1' then return 0 end
+redis.call('HSET', KEYS[1], 'ready', '0', 'cn', ARGV[2], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`)
+
+// createWriteScript writes a chunk of param sets and/or batch records of a job being created,
+// only while the caller's creation is current.
+// KEYS[1] job, KEYS[2] params, KEYS[3..] batches. ARGV[1] nonce, ARGV[2] ttl, ARGV[3] params
+// mode ('d': delete the list, then append; 'a': append), ARGV[4] number of param sets that
+// follow, then the param sets, then 4 per batch: packed numbers, states, param index, intl.
+// Returns 1 written, 0 job already ready, -1 taken over.
+var createWriteScript = redis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], 'ready', 'cn')
+if v[1] == '1' then return 0 end
+if v[2] ~= ARGV[1] then return -1 end
+local np = tonumber(ARGV[4])
+if ARGV[3] == 'd' then redis.call('DEL', KEYS[2]) end
+if np > 0 then
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 5, 4 + np))
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+local i = 5 + np
+for k = 3, #KEYS do
+  redis.call('DEL', KEYS[k])
+  redis.call('HSET', KEYS[k], 'num', ARGV[i], 'st', ARGV[i + 1], 'pi', ARGV[i + 2], 's', 'pending')
+  if ARGV[i + 3] == '1' then redis.call('HSET', KEYS[k], 'intl', '1') end
+  redis.call('PEXPIRE', KEYS[k], ARGV[2])
+  i = i + 4
+end
+return 1
+`)
+
+// createFinishScript makes a job visible (claimable) once its batches are written.
+// KEYS[1] job. ARGV nonce, total, batches, rejected, ttl.
+// Returns 1 when this call finished the job, 0 when it was already ready, -1 when the creation
+// was taken over by another creator (or the job hash vanished).
+var createFinishScript = redis.NewScript(prelude + `
+local v = redis.call('HMGET', KEYS[1], 'ready', 'cn')
+if v[1] == '1' then return 0 end
+if v[1] ~= '0' or v[2] ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[1], 'total', ARGV[2], 'batches', ARGV[3], 'rejected', ARGV[4], 'ready', '1')
+redis.call('HDEL', KEYS[1], 'cn')
+touch(KEYS[1], ARGV[5])
+return 1
+`)
+
+// touchAddScript adds a member to a zset (mode 'z': ZADD; 'g': ZADD GT-like, only raising the
+// score) or a set ('s': SADD) and extends the key's TTL.
+// KEYS[1] key. ARGV[1] mode, ARGV[2] member, ARGV[3] score, ARGV[4] ttl.
+var touchAddScript = redis.NewScript(prelude + `
+if ARGV[1] == 'z' then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+elseif ARGV[1] == 'g' then
+  local cur = redis.call('ZSCORE', KEYS[1], ARGV[2])
+  if not cur or tonumber(cur) < tonumber(ARGV[3]) then redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2]) end
+else
+  redis.call('SADD', KEYS[1], ARGV[2])
+end
+touch(KEYS[1], ARGV[4])
+return 1
+`)
+
+// claimScript: see Store.Claim.
+// KEYS[1] job, KEYS[2] batch, KEYS[3] params.
+// ARGV[1] now, ARGV[2] token, ARGV[3] claim lease ms, ARGV[4] ttl.
+// Reply {outcome, attempt, packed numbers, indexes, params json, intl, retry-at ms, job fields}
+// or {-1} job not found, {-2} batch not found.
+var claimScript = redis.NewScript(prelude + `
+local now = tonumber(ARGV[1])
+local jf = redis.call('HMGET', KEYS[1], 'ready', 'cancel', 'fail', 'send_at', 'expires_at',
+  'app', 'sign', 'tpl', 'sender', 'ext', 'prio', 'created', 'defer_daily')
+if jf[1] ~= '1' then return {-1} end
+local job = {}
+for i = 4, 13 do job[#job + 1] = str(jf[i]) end
+local b = redis.call('HMGET', KEYS[2], 's', 'a', 'tok', 'at', 'nb', 'pi', 'intl', 'cm', 'st', 'num')
+local state = b[1]
+if not state then return {-2} end
+local attempt = num(b[2])
+local st = b[9]
+local function reply(code, retry)
+  return {code, attempt, '', {}, '', '', retry or 0, job}
+end
+local function save(fields)
+  redis.call('HSET', KEYS[2], unpack(fields))
+  touch(KEYS[2], ARGV[4])
+  touch(KEYS[1], ARGV[4])
+end
+local function claimed(states)
+  local idxs = {}
+  for i = 1, #states do
+    if string.byte(states, i) == 105 then idxs[#idxs + 1] = i - 1 end -- 'i'
+  end
+  return {0, attempt, b[10], idxs, str(redis.call('LINDEX', KEYS[3], b[6])), str(b[7]), 0, job}
+end
+
+if state == 'done' then return reply(1) end
+if state == 'cancelled' then return reply(3) end
+if state == 'unknown' then return reply(6) end
+if state == 'inflight' then
+  if b[3] == ARGV[2] and b[8] ~= '1' then
+    return claimed(st) -- the caller already holds this claim (a retried Claim call)
+  end
+  local expires = num(b[4]) + tonumber(ARGV[3])
+  if now < expires then return reply(2, expires) end
+  -- the attempt died between claim and commit: what it had in flight may have been sent
+  local st2, n = string.gsub(st, 'i', 'u')
+  if n == 0 then
+    save({'s', 'done'}) -- receipts settled every number
+    return reply(1)
+  end
+  save({'st', st2, 's', 'unknown'})
+  redis.call('HINCRBY', KEYS[1], 'unknown', n)
+  return reply(6)
+end
+-- pending
+local function settle_pending(to, s, counter, code)
+  local st2, n = string.gsub(st, 'p', to)
+  if code then save({'st', st2, 's', s, 'fc', code}) else save({'st', st2, 's', s}) end
+  if n > 0 then
+    redis.call('HINCRBY', KEYS[1], counter, n)
+    if code then redis.call('HINCRBY', KEYS[1], 'fc:' .. code, n) end
+  end
+end
+if jf[2] == '1' then
+  settle_pending('c', 'cancelled', 'cancelled', nil)
+  return reply(3)
+end
+if jf[3] then
+  settle_pending('f', 'done', 'failed', jf[3])
+  return reply(7)
+end
+local exp = num(jf[5])
+if exp > 0 and now >= exp then
+  settle_pending('f', 'done', 'failed', 'Expired')
+  return reply(4)
+end
+local sendAt = num(jf[4])
+if sendAt > now then return reply(5, sendAt) end
+local nb = num(b[5])
+if nb > now then return reply(5, nb) end
+local st2, n = string.gsub(st, 'p', 'i')
+if n == 0 then
+  save({'s', 'done'})
+  return reply(1)
+end
+attempt = redis.call('HINCRBY', KEYS[2], 'a', 1)
+redis.call('HDEL', KEYS[2], 'cm', 'rb', 'hu')
+save({'st', st2, 's', 'inflight', 'tok', ARGV[2], 'at', ARGV[1]})
+return claimed(st2)
+`)
+
+// releaseScript gives a claim back: its numbers return to pending.
+// KEYS[1] job, KEYS[2] batch. ARGV[1] token, ARGV[2] ttl. Returns 1 released, 0 no-op.
+var releaseScript = redis.NewScript(prelude + `
+local b = redis.call('HMGET', KEYS[2], 's', 'tok', 'cm', 'st')
+if not b[1] or b[2] ~= ARGV[1] or b[3] == '1' then return 0 end
+local st2, n
+if b[1] == 'inflight' then
+  st2, n = string.gsub(b[4], 'i', 'p')
+elseif b[1] == 'unknown' then
+  -- the claim had expired into unknown, but its holder says nothing was sent
+  st2, n = string.gsub(b[4], 'u', 'p')
+  if n > 0 then redis.call('HINCRBY', KEYS[1], 'unknown', -n) end
+  touch(KEYS[1], ARGV[2])
+else
+  return 0
+end
+redis.call('HSET', KEYS[2], 'st', st2, 's', 'pending')
+redis.call('HDEL', KEYS[2], 'tok', 'at')
+touch(KEYS[2], ARGV[2])
+return 1
+`)
+
+// commitScript: see Store.Commit.
+// KEYS[1] job, KEYS[2] batch, KEYS[3] codes.
+// ARGV[1] now, ARGV[2] token, ARGV[3] ttl, ARGV[4] batch key prefix, ARGV[5] batch index,
+// ARGV[6..] 5 per result: index, state (s|f|u|r), code, fee, retry-at ms (grouping key).
+// Reply {1, "batch:at,...", hasUnknown} applied (or replayed), {0} not the claim holder,
+// {-2} batch not found, {-3, index} index out of range.
+var commitScript = redis.NewScript(prelude + `
+local b = redis.call('HMGET', KEYS[2], 's', 'tok', 'cm', 'rb', 'hu', 'num', 'st', 'pi', 'intl')
+if not b[1] then return {-2} end
+if b[2] ~= ARGV[2] then return {0} end
+if b[3] == '1' then return {1, str(b[4]), num(b[5])} end -- same commit again: replay its result
+local blob, st = b[6], chars(b[7])
+for i = 6, #ARGV, 5 do
+  local idx = tonumber(ARGV[i])
+  if idx < 0 or idx >= #st then return {-3, idx} end
+end
+local jf = redis.call('HMGET', KEYS[1], 'cancel', 'fail')
+local sent, failed, unknown, cancelled, fee = 0, 0, 0, 0, 0
+local fc, fcorder, codes = {}, {}, {}
+local groups, gorder = {}, {}
+local function addfc(code)
+  if not fc[code] then fc[code] = 0; fcorder[#fcorder + 1] = code end
+  fc[code] = fc[code] + 1
+end
+for i = 6, #ARGV, 5 do
+  local p = tonumber(ARGV[i]) + 1
+  local r, code, f, at = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4]
+  local cur = st[p]
+  if cur == 'i' or cur == 'u' then
+    if cur == 'u' then unknown = unknown - 1 end
+    if r == 's' then
+      st[p] = 's'; sent = sent + 1; fee = fee + f
+    elseif r == 'f' then
+      st[p] = 'f'; failed = failed + 1; addfc(code)
+      codes[#codes + 1] = ARGV[5] .. ':' .. (p - 1); codes[#codes + 1] = code
+    elseif r == 'r' then
+      if jf[1] == '1' then
+        st[p] = 'c'; cancelled = cancelled + 1
+      elseif jf[2] then
+        st[p] = 'f'; failed = failed + 1; addfc(jf[2])
+      else
+        st[p] = 'r'
+        if not groups[at] then groups[at] = {}; gorder[#gorder + 1] = at end
+        local g = groups[at]; g[#g + 1] = p - 1
+      end
+    else
+      st[p] = 'u'; unknown = unknown + 1
+    end
+  elseif (cur == 's' or cur == 'D' or cur == 'U') and r == 's' then
+    fee = fee + f -- settled by a receipt or by reconcile before this late reply: only the fee is new
+  end
+end
+local hu = 0
+for p = 1, #st do
+  if st[p] == 'i' then st[p] = 'u'; unknown = unknown + 1 end -- no result given: outcome unknown
+  if st[p] == 'u' then hu = 1 end
+end
+table.sort(gorder, function(x, y) return tonumber(x) < tonumber(y) end)
+local rb = {}
+for _, at in ipairs(gorder) do
+  local n = new_batch(KEYS[1], ARGV[4], blob, groups[at], str(b[8]), str(b[9]), at, ARGV[3])
+  rb[#rb + 1] = n .. ':' .. at
+end
+local rbs = table.concat(rb, ',')
+local state = 'done'
+if hu == 1 then state = 'unknown' end
+redis.call('HSET', KEYS[2], 'st', table.concat(st), 's', state, 'cm', '1', 'rb', rbs, 'hu', hu)
+touch(KEYS[2], ARGV[3])
+if sent ~= 0 then redis.call('HINCRBY', KEYS[1], 'sent', sent) end
+if failed ~= 0 then redis.call('HINCRBY', KEYS[1], 'failed', failed) end
+if unknown ~= 0 then redis.call('HINCRBY', KEYS[1], 'unknown', unknown) end
+if cancelled ~= 0 then redis.call('HINCRBY', KEYS[1], 'cancelled', cancelled) end
+if fee ~= 0 then redis.call('HINCRBY', KEYS[1], 'fee', fee) end
+for _, code in ipairs(fcorder) do redis.call('HINCRBY', KEYS[1], 'fc:' .. code, fc[code]) end
+if #codes > 0 then
+  redis.call('HSET', KEYS[3], unpack(codes))
+  touch(KEYS[3], ARGV[3])
+end
+redis.call('HSET', KEYS[1], 'lc', ARGV[1])
+touch(KEYS[1], ARGV[3])
+return {1, rbs, hu}
+`)
+
+// settleScript applies reconcile evidence to unknown numbers.
+// KEYS[1] job, KEYS[2] batch, KEYS[3] codes. ARGV[1] now, ARGV[2] ttl, ARGV[3] batch index,
+// ARGV[4..] 4 per result: index, state (s|f), code, fee. Returns numbers settled, -2 no batch.
+var settleScript = redis.NewScript(prelude + `
+local b = redis.call('HMGET', KEYS[2], 's', 'st')
+if not b[1] then return -2 end
+local st = chars(b[2])
+local sent, failed, fee, n = 0, 0, 0, 0
+local fc, fcorder, codes = {}, {}, {}
+for i = 4, #ARGV, 4 do
+  local p = tonumber(ARGV[i]) + 1
+  local r, code = ARGV[i + 1], ARGV[i + 2]
+  if st[p] == 'u' then
+    n = n + 1
+    if r == 's' then
+      st[p] = 's'; sent = sent + 1; fee = fee + tonumber(ARGV[i + 3])
+    else
+      st[p] = 'f'; failed = failed + 1
+      if not fc[code] then fc[code] = 0; fcorder[#fcorder + 1] = code end
+      fc[code] = fc[code] + 1
+      codes[#codes + 1] = ARGV[3] .. ':' .. (p - 1); codes[#codes + 1] = code
+    end
+  end
+end
+if n == 0 then return 0 end
+local s2 = table.concat(st)
+local state = b[1]
+if state == 'unknown' and not string.find(s2, 'u', 1, true) then state = 'done' end
+redis.call('HSET', KEYS[2], 'st', s2, 's', state)
+touch(KEYS[2], ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'unknown', -n)
+if sent ~= 0 then redis.call('HINCRBY', KEYS[1], 'sent', sent) end
+if failed ~= 0 then redis.call('HINCRBY', KEYS[1], 'failed', failed) end
+if fee ~= 0 then redis.call('HINCRBY', KEYS[1], 'fee', fee) end
+for _, code in ipairs(fcorder) do redis.call('HINCRBY', KEYS[1], 'fc:' .. code, fc[code]) end
+if #codes > 0 then
+  redis.call('HSET', KEYS[3], unpack(codes))
+  touch(KEYS[3], ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'lc', ARGV[1])
+touch(KEYS[1], ARGV[2])
+return n
+`)
+
+// resendScript moves a batch's unknown numbers into a new batch (or cancels/fails them when the
+// job is cancelled/failed). KEYS[1] job, KEYS[2] batch. ARGV[1] ttl, ARGV[2] batch key prefix,
+// ARGV[3] not-before ms. Reply {1, new batch} or {0} (nothing to resend) or {-2} no batch.
+var resendScript = redis.NewScript(prelude + `
+local b = redis.call('HMGET', KEYS[2], 's', 'num', 'st', 'pi', 'intl')
+if not b[1] then return {-2} end
+local idxs = {}
+for i = 1, #b[3] do
+  if string.byte(b[3], i) == 117 then idxs[#idxs + 1] = i - 1 end -- 'u'
+end
+if #idxs == 0 then return {0} end
+local jf = redis.call('HMGET', KEYS[1], 'cancel', 'fail')
+local to = 'r'
+if jf[1] == '1' then to = 'c' elseif jf[2] then to = 'f' end
+local st2 = string.gsub(b[3], 'u', to)
+local n = #idxs
+redis.call('HINCRBY', KEYS[1], 'unknown', -n)
+local res = {0}
+if to == 'c' then
+  redis.call('HINCRBY', KEYS[1], 'cancelled', n)
+elseif to == 'f' then
+  redis.call('HINCRBY', KEYS[1], 'failed', n)
+  redis.call('HINCRBY', KEYS[1], 'fc:' .. jf[2], n)
+else
+  res = {1, new_batch(KEYS[1], ARGV[2], b[2], idxs, str(b[4]), str(b[5]), ARGV[3], ARGV[1])}
+end
+local state = b[1]
+if state == 'unknown' then state = 'done' end
+redis.call('HSET', KEYS[2], 'st', st2, 's', state)
+touch(KEYS[2], ARGV[1])
+touch(KEYS[1], ARGV[1])
+return res
+`)
+
+// flagScript sets the job's cancel flag (mode 'c') or fail code (mode 'f', first code wins),
+// unless nothing is pending any more. KEYS[1] job. ARGV[1] mode, ARGV[2] code, ARGV[3] ttl.
+// Returns the number of batches to sweep, -1 when the job does not exist.
+var flagScript = redis.NewScript(prelude + `
+local v = redis.call('HMGET', KEYS[1], 'ready', 'batches', 'total', 'sent', 'failed', 'cancelled')
+if v[1] ~= '1' then return -1 end
+local pending = num(v[3]) - num(v[4]) - num(v[5]) - num(v[6])
+if pending > 0 then
+  if ARGV[1] == 'c' then
+    redis.call('HSET', KEYS[1], 'cancel', '1')
+  else
+    redis.call('HSETNX', KEYS[1], 'fail', ARGV[2])
+  end
+  touch(KEYS[1], ARGV[3])
+end
+return num(v[2])
+`)
+
+// sweepScript cancels (mode 'c') or fails (mode 'f') the pending numbers of a chunk of batches.
+// In-flight batches are left to finish. Idempotent: a batch already swept is no longer pending.
+// KEYS[1] job, KEYS[2..] batches. ARGV[1] mode, ARGV[2] code, ARGV[3] ttl. Returns numbers swept.
+var sweepScript = redis.NewScript(prelude + `
+local total = 0
+for k = 2, #KEYS do
+  local v = redis.call('HMGET', KEYS[k], 's', 'st')
+  if v[1] == 'pending' then
+    local st2, n
+    if ARGV[1] == 'c' then
+      st2, n = string.gsub(v[2], 'p', 'c')
+      redis.call('HSET', KEYS[k], 'st', st2, 's', 'cancelled')
+    else
+      st2, n = string.gsub(v[2], 'p', 'f')
+      redis.call('HSET', KEYS[k], 'st', st2, 's', 'done', 'fc', ARGV[2])
+    end
+    touch(KEYS[k], ARGV[3])
+    total = total + n
+  end
+end
+if total > 0 then
+  if ARGV[1] == 'c' then
+    redis.call('HINCRBY', KEYS[1], 'cancelled', total)
+  else
+    redis.call('HINCRBY', KEYS[1], 'failed', total)
+    redis.call('HINCRBY', KEYS[1], 'fc:' .. ARGV[2], total)
+  end
+  touch(KEYS[1], ARGV[3])
+end
+return total
+`)
+
+// receiptsScript applies delivery receipts to one job, each number at most once.
+// KEYS[1] job, KEYS[2..] batches. ARGV[1] ttl, ARGV[2..] 4 per receipt: KEYS position of the
+// batch, number index (-1: find it by number), packed number (empty: do not check), 'D'|'U'.
+// Reply: per receipt 1 applied, 0 duplicate (already delivered/undelivered, or not sent), -1 no match.
+var receiptsScript = redis.NewScript(prelude + `
+local cache = {}
+local function load(k)
+  local c = cache[k]
+  if c == nil then
+    local v = redis.call('HMGET', KEYS[k], 'num', 'st', 's')
+    if v[1] then c = {blob = v[1], st = chars(v[2]), s = v[3], dirty = false} else c = false end
+    cache[k] = c
+  end
+  return c
+end
+local out = {}
+local sent, unknown, delivered, undelivered = 0, 0, 0, 0
+for i = 2, #ARGV, 4 do
+  local k, idx, packed, r = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
+  local c = load(k)
+  local res = -1
+  if c then
+    if idx < 0 and packed ~= '' then
+      for p = 1, #c.blob, 8 do
+        if string.sub(c.blob, p, p + 7) == packed then idx = (p - 1) / 8; break end
+      end
+    end
+    if idx >= 0 and idx * 8 < #c.blob and (packed == '' or string.sub(c.blob, idx * 8 + 1, idx * 8 + 8) == packed) then
+      res = 0
+      local cur = c.st[idx + 1]
+      if cur == 's' or cur == 'u' or cur == 'i' then
+        if cur ~= 's' then sent = sent + 1 end
+        if cur == 'u' then unknown = unknown - 1 end
+        if r == 'D' then delivered = delivered + 1 else undelivered = undelivered + 1 end
+        c.st[idx + 1] = r
+        c.dirty = true
+        res = 1
+      end
+    end
+  end
+  out[#out + 1] = res
+end
+for k = 2, #KEYS do
+  local c = cache[k]
+  if c and c.dirty then
+    local s2 = table.concat(c.st)
+    if c.s == 'unknown' and not string.find(s2, 'u', 1, true) then
+      redis.call('HSET', KEYS[k], 'st', s2, 's', 'done')
+    else
+      redis.call('HSET', KEYS[k], 'st', s2)
+    end
+    touch(KEYS[k], ARGV[1])
+  end
+end
+if sent ~= 0 then redis.call('HINCRBY', KEYS[1], 'sent', sent) end
+if unknown ~= 0 then redis.call('HINCRBY', KEYS[1], 'unknown', unknown) end
+if delivered ~= 0 then redis.call('HINCRBY', KEYS[1], 'delivered', delivered) end
+if undelivered ~= 0 then redis.call('HINCRBY', KEYS[1], 'undelivered', undelivered) end
+if sent + delivered + undelivered > 0 then touch(KEYS[1], ARGV[1]) end
+return out
+`)
+
+// pageDoneScript removes an applied receipt page and counts its unmatched receipts, once.
+// KEYS[1] inbox, KEYS[2] unmatched count. ARGV[1] page id, ARGV[2] unmatched, ARGV[3] ttl.
+// Returns 1 when this call removed the page, 0 when it was already gone.
+var pageDoneScript = redis.NewScript(prelude + `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('INCRBY', KEYS[2], ARGV[2])
+  touch(KEYS[2], ARGV[3])
+end
+return 1
+`)
+
+// haltScript records a halt. KEYS[1] halt. ARGV[1] code, ARGV[2] since ms, ARGV[3] probe-at ms, ARGV[4] ttl.
+var haltScript = redis.NewScript(prelude + `
+redis.call('HSET', KEYS[1], 'code', ARGV[1], 'probe_at', ARGV[3])
+redis.call('HSETNX', KEYS[1], 'since', ARGV[2])
+touch(KEYS[1], ARGV[4])
+return 1
+`)
+
+// parkScript parks a batch while the app is halted. KEYS[1] halt, KEYS[2] parked.
+// ARGV[1] "<job>|<batch>", ARGV[2] ttl. Returns 1 parked, 0 not halted.
+var parkScript = redis.NewScript(prelude + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
+touch(KEYS[2], ARGV[2])
+return 1
+`)
+
+// resumeScript clears a halt and returns (and clears) the parked batches.
+// KEYS[1] halt, KEYS[2] parked.
+var resumeScript = redis.NewScript(`
+local m = redis.call('SMEMBERS', KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2])
+return m
+`)
+
+// leaseAcquireScript: KEYS[1] lease. ARGV[1] owner, ARGV[2] ttl ms. Returns 1 held, 0 not.
+var leaseAcquireScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`)
+
+// leaseReleaseScript: KEYS[1] lease. ARGV[1] owner. Deletes only the owner's lease.
+var leaseReleaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
