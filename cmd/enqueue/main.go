@@ -1,0 +1,40 @@
+// Command enqueue sends SMS jobs to smsdispatch's workers through Redis and follows them:
+//
+//	enqueue send --template ID [--param V]... [--sign NAME] [--app ID] [--priority otp|normal|bulk]
+//	    [--at RFC3339] [--expire DURATION] [--id JOB_ID] [--country CN] [--defer-daily-limit]
+//	    (--to NUMBER... | --file PATH | --file -)
+//	enqueue status JOB_ID [--json] [--wait]
+//	enqueue cancel JOB_ID
+//	enqueue resume [--app ID]
+//
+// Redis is REDIS_URL (default redis://127.0.0.1:6379/0) or REDIS_CLUSTER_NODES, each also a flag
+// (--redis-url, --redis-cluster-nodes; flags win), read like the worker reads them;
+// SMS_SDK_APP_ID and SMS_SIGN_NAME are the defaults of --app and --sign.
+//
+// Exit status: 0 success, 1 failure, 2 bad usage (a malformed flag, argument or setting).
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	quietRedisLogs()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// quietRedisLogs silences go-redis's process-wide logger: its dial retries would print lines
+// between enqueue's own messages, which already carry the error.
+func quietRedisLogs() { redis.SetLogger(discardLogger{}) }
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(context.Context, string, ...any) {}

@@ -1,0 +1,333 @@
+package recipients
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBatch      = 200
+	DefaultMaxRecipients = 10_000_000
+)
+
+var (
+	// ErrDuplicate is returned by Builder.Add for a number already in the job; it is counted in
+	// Stats.Duplicates, not as a rejection.
+	ErrDuplicate = errors.New("duplicate number")
+	// ErrTooMany is returned once a job would exceed Options.MaxRecipients valid unique numbers.
+	ErrTooMany = errors.New("recipients: too many recipients")
+)
+
+// Options configure a Builder.
+type Options struct {
+	// Region is the region of numbers written without '+' (a region code such as "CN").
+	// Empty means DefaultRegion.
+	Region string
+	// Params are the job's template params, used for recipients that carry none of their own.
+	Params []string
+	// MaxBatch is the most numbers per batch (default and upper bound: 200, Tencent's limit).
+	MaxBatch int
+	// MaxRecipients bounds the valid unique numbers of one job (default 10,000,000).
+	MaxRecipients int
+	// Workers is how many goroutines normalise numbers in AddCSV and AddRecipients
+	// (default GOMAXPROCS).
+	Workers int
+}
+
+// Stats counts what a Builder was given.
+type Stats struct {
+	Accepted   int // valid unique numbers
+	Duplicates int // valid numbers already in the job (dropped)
+	Rejected   int // invalid numbers and bad lines
+}
+
+// Builder accumulates a job's recipients. It is not safe for concurrent use (AddCSV and
+// AddRecipients parallelise internally). Call Finish once every recipient has been added.
+type Builder struct {
+	region        string
+	maxBatch      int
+	maxRecipients int
+	workers       int
+	defaultKey    string
+
+	seen      *numSet
+	paramIdx  map[string]int32
+	paramKeys []string // encoded param sets, by index
+	groupIdx  map[groupKey]*group
+	groups    []*group
+	last      *group
+	stats     Stats
+}
+
+type groupKey struct {
+	pi   int32
+	intl bool
+}
+
+// group holds the numbers of one (param set, domestic/international) group in insertion order,
+// in chunks so that growing never copies a large slice.
+type group struct {
+	key    groupKey
+	n      int
+	chunks [][]Number
+}
+
+const maxChunk = 8192
+
+func (g *group) add(n Number) {
+	if len(g.chunks) == 0 || len(g.chunks[len(g.chunks)-1]) == cap(g.chunks[len(g.chunks)-1]) {
+		size := 8
+		if len(g.chunks) > 0 {
+			size = min(2*cap(g.chunks[len(g.chunks)-1]), maxChunk)
+		}
+		g.chunks = append(g.chunks, make([]Number, 0, size))
+	}
+	last := len(g.chunks) - 1
+	g.chunks[last] = append(g.chunks[last], n)
+	g.n++
+}
+
+// NewBuilder returns an empty Builder. It fails for an unknown region or a MaxBatch outside 1..200.
+func NewBuilder(opts Options) (*Builder, error) {
+	region := strings.ToUpper(strings.TrimSpace(opts.Region))
+	if region == "" {
+		region = DefaultRegion
+	}
+	if !ValidRegion(region) {
+		return nil, fmt.Errorf("recipients: %w %q", ErrUnknownRegion, opts.Region)
+	}
+	maxBatch := opts.MaxBatch
+	if maxBatch == 0 {
+		maxBatch = DefaultMaxBatch
+	}
+	if maxBatch < 1 || maxBatch > DefaultMaxBatch {
+		return nil, fmt.Errorf("recipients: max batch %d outside 1..%d", opts.MaxBatch, DefaultMaxBatch)
+	}
+	maxRecipients := opts.MaxRecipients
+	if maxRecipients <= 0 {
+		maxRecipients = DefaultMaxRecipients
+	}
+	return &Builder{
+		region:        region,
+		maxBatch:      maxBatch,
+		maxRecipients: maxRecipients,
+		workers:       opts.Workers,
+		defaultKey:    encodeParams(opts.Params),
+		seen:          new(numSet),
+		paramIdx:      make(map[string]int32),
+		groupIdx:      make(map[groupKey]*group),
+	}, nil
+}
+
+// Region is the builder's region for numbers without '+'.
+func (b *Builder) Region() string { return b.region }
+
+// Stats returns the counts so far.
+func (b *Builder) Stats() Stats { return b.stats }
+
+// Add normalises number and adds it with its own params (nil: the job's params). It returns nil
+// when the number was accepted, ErrDuplicate when the job already has it (the first occurrence
+// and its params win), ErrTooMany when the job is full, or the normalisation error (counted as
+// rejected).
+func (b *Builder) Add(number string, params []string) error {
+	n, err := Normalize(number, b.region)
+	if err != nil {
+		b.stats.Rejected++
+		return err
+	}
+	return b.AddNumber(n, params)
+}
+
+// AddNumber adds an already normalised number (see Add). It panics if called after Finish.
+func (b *Builder) AddNumber(n Number, params []string) error {
+	if n == 0 {
+		b.stats.Rejected++
+		return ErrNotANumber
+	}
+	if b.stats.Accepted >= b.maxRecipients {
+		if b.seen.has(n) {
+			b.stats.Duplicates++
+			return ErrDuplicate
+		}
+		return fmt.Errorf("%w (more than %d)", ErrTooMany, b.maxRecipients)
+	}
+	if !b.seen.add(n) {
+		b.stats.Duplicates++
+		return ErrDuplicate
+	}
+	key := groupKey{pi: b.paramIndex(params), intl: !n.Domestic()}
+	g := b.last
+	if g == nil || g.key != key {
+		g = b.groupIdx[key]
+		if g == nil {
+			g = &group{key: key}
+			b.groupIdx[key] = g
+			b.groups = append(b.groups, g)
+		}
+		b.last = g
+	}
+	g.add(n)
+	b.stats.Accepted++
+	return nil
+}
+
+// RecordRejected counts a rejection found outside the builder (a bad input line).
+func (b *Builder) RecordRejected() { b.stats.Rejected++ }
+
+func (b *Builder) paramIndex(params []string) int32 {
+	key := b.defaultKey
+	if params != nil {
+		key = encodeParams(params)
+	}
+	if i, ok := b.paramIdx[key]; ok {
+		return i
+	}
+	i := int32(len(b.paramKeys))
+	b.paramIdx[key] = i
+	b.paramKeys = append(b.paramKeys, key)
+	return i
+}
+
+// encodeParams encodes a param list unambiguously: each param as uvarint(length) + bytes.
+func encodeParams(params []string) string {
+	size := 0
+	for _, p := range params {
+		size += binary.MaxVarintLen64 + len(p)
+	}
+	buf := make([]byte, 0, size)
+	for _, p := range params {
+		buf = binary.AppendUvarint(buf, uint64(len(p)))
+		buf = append(buf, p...)
+	}
+	return string(buf)
+}
+
+func decodeParams(key string) []string {
+	out := []string{}
+	for len(key) > 0 {
+		l, n := binary.Uvarint([]byte(key[:min(len(key), binary.MaxVarintLen64)]))
+		key = key[n:]
+		out = append(out, key[:l])
+		key = key[l:]
+	}
+	return out
+}
+
+// Finish ends the building and returns the job's recipients grouped into batches. The Builder
+// must not be used afterwards (its deduplication set is released).
+func (b *Builder) Finish() *Set {
+	groups := slices.Clone(b.groups)
+	slices.SortFunc(groups, func(x, y *group) int {
+		if x.key.pi != y.key.pi {
+			return int(x.key.pi - y.key.pi)
+		}
+		switch {
+		case x.key.intl == y.key.intl:
+			return 0
+		case !x.key.intl:
+			return -1
+		}
+		return 1
+	})
+	s := &Set{groups: groups, paramKeys: b.paramKeys, maxBatch: b.maxBatch, stats: b.stats}
+	*b = Builder{}
+	return s
+}
+
+// Set is a job's accepted recipients, grouped. It is immutable and safe for concurrent reads.
+type Set struct {
+	groups    []*group
+	paramKeys []string
+	maxBatch  int
+	stats     Stats
+}
+
+// Batch is one batch of a job, shaped like store.NewBatch.
+type Batch struct {
+	ParamSet int      // index into Set.ParamSets()
+	Intl     bool     // international numbers (never mixed with +86 in one batch)
+	Numbers  []string // E.164 with '+', 1..MaxBatch, unique within the job
+}
+
+// Stats returns the counts of the builder that made the set.
+func (s *Set) Stats() Stats { return s.stats }
+
+// Len is the number of accepted recipients.
+func (s *Set) Len() int { return s.stats.Accepted }
+
+// ParamSets returns the distinct template param sets, indexed by Batch.ParamSet, in order of
+// first use. A set is never nil (a template without params has an empty set).
+func (s *Set) ParamSets() [][]string {
+	out := make([][]string, len(s.paramKeys))
+	for i, k := range s.paramKeys {
+		out[i] = decodeParams(k)
+	}
+	return out
+}
+
+// NumBatches is how many batches Batches yields.
+func (s *Set) NumBatches() int {
+	total := 0
+	for _, g := range s.groups {
+		total += (g.n + s.maxBatch - 1) / s.maxBatch
+	}
+	return total
+}
+
+// Batches yields the batches in a deterministic order: by param set, domestic before
+// international, numbers in input order. Each batch is rendered when yielded, so iterating
+// holds one batch of strings at a time.
+func (s *Set) Batches() iter.Seq[Batch] {
+	return func(yield func(Batch) bool) {
+		for _, g := range s.groups {
+			var cur []Number
+			flush := func() bool {
+				if len(cur) == 0 {
+					return true
+				}
+				b := Batch{ParamSet: int(g.key.pi), Intl: g.key.intl, Numbers: render(cur)}
+				cur = cur[:0]
+				return yield(b)
+			}
+			cur = make([]Number, 0, s.maxBatch)
+			for _, c := range g.chunks {
+				for len(c) > 0 {
+					take := min(s.maxBatch-len(cur), len(c))
+					cur = append(cur, c[:take]...)
+					c = c[take:]
+					if len(cur) == s.maxBatch && !flush() {
+						return
+					}
+				}
+			}
+			if !flush() {
+				return
+			}
+		}
+	}
+}
+
+// render turns numbers into E.164 strings sharing one backing string (no per-number allocation).
+func render(nums []Number) []string {
+	var sb strings.Builder
+	sb.Grow(17 * len(nums))
+	ends := make([]int, len(nums))
+	var tmp [20]byte
+	for i, n := range nums {
+		sb.Write(n.AppendE164(tmp[:0]))
+		ends[i] = sb.Len()
+	}
+	all := sb.String()
+	out := make([]string, len(nums))
+	start := 0
+	for i, e := range ends {
+		out[i] = all[start:e]
+		start = e
+	}
+	return out
+}
