@@ -80,7 +80,6 @@ func (s *Store) Apps(ctx context.Context) ([]string, error) {
 	}
 	now := s.now().UnixMilli()
 	cutoff := now - s.opts.Retention.Milliseconds()
-	var remembered []string
 	if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for app := range seen {
 			p.ZAdd(ctx, appsKey, redis.Z{Score: float64(now), Member: app})
@@ -91,7 +90,7 @@ func (s *Store) Apps(ctx context.Context) ([]string, error) {
 	}); err != nil {
 		return nil, wrap("apps: remember", err)
 	}
-	remembered, err = s.rdb.ZRange(ctx, appsKey, 0, -1).Result()
+	remembered, err := s.rdb.ZRange(ctx, appsKey, 0, -1).Result()
 	if err != nil {
 		return nil, wrap("apps", err)
 	}

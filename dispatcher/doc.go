@@ -1,0 +1,41 @@
+// Package dispatcher holds smsdispatch's asynq task handlers and background loops:
+//
+//   - SendHandler (tasks.TypeSendBatch) sends one batch: store.Claim, the app's halt check,
+//     the fleet-wide rate limiter, one SendSms call, retry.Decide for the call and for every
+//     number, store.IndexSerials and store.Commit, then the follow-up tasks (retry batches,
+//     reconcile).
+//   - ReconcileHandler (tasks.TypeReconcile) settles numbers whose send outcome is unknown:
+//     evidence (a receipt, or PullSmsSendStatusByPhoneNumber over the send window) settles them
+//     as sent; numbers without evidence after ReconcileWindow are resent (otp jobs at once).
+//   - ProbeHandler (tasks.TypeProbe) lets one parked batch of a halted app through and resumes
+//     the app when Tencent accepts it.
+//   - Puller pulls delivery receipts for every app in use, one puller per app across all workers
+//     (a Redis lease), saving each page before applying it.
+//   - Sweeper re-enqueues batches whose task is gone, reconciles of unknown batches and probes of
+//     halted apps, under a lease.
+//
+// RetryDelay and IsFailure wire the handlers' *RetryAfterError into asynq.Config, so that waits
+// (a claim held by another run, a send-at in the future, a throttled call, an open reconcile
+// window, a rate-limiter wait cut short) do not use up a task's retries.
+//
+// # Exactly once
+//
+// asynq runs a task at least once and sometimes twice at the same time. The batch record in
+// Redis is the truth: a run sends only the numbers its claim holds, and only the run holding the
+// claim commits. A run that finds the claim held gets Busy and waits; a claim whose holder died
+// turns its numbers unknown, and unknown numbers are never resent blindly, only after reconcile
+// found no evidence for them. A number can be sent twice in one case only: it was sent, the reply
+// was lost, and no receipt or send record showed up within ReconcileWindow (or, for otp jobs, at
+// all: they resend at once).
+//
+// Once SendSms has been called the handler writes its results even if its context has ended
+// (under CommitTimeout), since dropping them would turn accepted numbers into unknowns.
+//
+// # Dependencies
+//
+// The package depends on small interfaces it declares (SendStore, ReconcileStore, ReceiptStore,
+// SweepStore, ProbeStore, Sender, StatusPuller, PhoneStatusPuller, Limiter, Enqueuer), satisfied
+// by *store.Store, *tencentsms.Client, *ratelimit.Limiter and AsynqEnqueuer. Logs go to an
+// injected zap logger with constant messages; phone numbers are masked. Metrics go to an
+// injected prometheus.Registerer (NewMetrics).
+package dispatcher

@@ -1,0 +1,689 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/smsdispatch/smsdispatch/ratelimit"
+	"github.com/smsdispatch/smsdispatch/sandbox"
+	"github.com/smsdispatch/smsdispatch/store"
+	"github.com/smsdispatch/smsdispatch/tasks"
+	"github.com/smsdispatch/smsdispatch/tencentsms"
+)
+
+// The integration tests run the handlers against the real store (on miniredis, and on the Redis
+// at REDIS_URL when set), the sandbox Tencent API (httptest) and the real tencentsms client. One
+// fake clock drives the store, the sandbox (receipt readiness) and the handlers, so windows pass
+// without sleeping. Tasks the handlers enqueue go to taskQueue, which the test runs by hand.
+
+type backend struct {
+	name string
+	open func(t *testing.T) (redis.UniversalClient, *miniredis.Miniredis)
+}
+
+var backends = []backend{
+	{"miniredis", func(t *testing.T) (redis.UniversalClient, *miniredis.Miniredis) {
+		m := miniredis.RunT(t)
+		rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+		t.Cleanup(func() { _ = rdb.Close() })
+		return rdb, m
+	}},
+	{"redis", func(t *testing.T) (redis.UniversalClient, *miniredis.Miniredis) {
+		u := os.Getenv("REDIS_URL")
+		if u == "" {
+			t.Skip("REDIS_URL is not set: the real-Redis variant needs a disposable Redis (the miniredis variant ran)")
+		}
+		opts, err := redis.ParseURL(u)
+		if err != nil {
+			t.Fatalf("REDIS_URL: %v", err)
+		}
+		host, port, _ := net.SplitHostPort(opts.Addr)
+		if port == "6379" && (host == "127.0.0.1" || host == "localhost" || host == "::1") {
+			t.Skip("REDIS_URL points at the shared Redis on local port 6379, which tests never touch")
+		}
+		rdb := redis.NewClient(opts)
+		t.Cleanup(func() { _ = rdb.Close() })
+		return rdb, nil
+	}},
+}
+
+// forEachBackend runs test on every backend.
+func forEachBackend(t *testing.T, test func(t *testing.T, b backend)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { test(t, b) })
+	}
+}
+
+// queued is a task in taskQueue.
+type queued struct {
+	task *asynq.Task
+	at   time.Time
+}
+
+// taskQueue is an Enqueuer that keeps tasks for the test to run (see itest.drain).
+type taskQueue struct {
+	mu    sync.Mutex
+	clock *fixedClock
+	items []queued
+}
+
+func (q *taskQueue) Enqueue(_ context.Context, task *asynq.Task, opts ...asynq.Option) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	at := q.clock.Now()
+	for _, o := range opts {
+		switch o.Type() {
+		case asynq.ProcessAtOpt:
+			at = o.Value().(time.Time)
+		case asynq.ProcessInOpt:
+			at = q.clock.Now().Add(o.Value().(time.Duration))
+		}
+	}
+	q.items = append(q.items, queued{task: task, at: at})
+	return nil
+}
+
+// popDue removes and returns the tasks due now.
+func (q *taskQueue) popDue() []queued {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := q.clock.Now()
+	var due, rest []queued
+	for _, it := range q.items {
+		if it.at.After(now) {
+			rest = append(rest, it)
+		} else {
+			due = append(due, it)
+		}
+	}
+	q.items = rest
+	return due
+}
+
+func (q *taskQueue) count(typ string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, it := range q.items {
+		if it.task.Type() == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// itest is one integration test's world.
+type itest struct {
+	ctx       context.Context
+	rdb       redis.UniversalClient
+	mr        *miniredis.Miniredis
+	clock     *fixedClock
+	st        *store.Store
+	app       string
+	sb        *sandbox.Server
+	client    *tencentsms.Client
+	q         *taskQueue
+	send      *SendHandler
+	reconcile *ReconcileHandler
+	probe     *ProbeHandler
+	numbers   []string
+}
+
+func newITest(t *testing.T, b backend, mod func(*sandbox.Config)) *itest {
+	t.Helper()
+	it := &itest{ctx: context.Background(), clock: &fixedClock{t: time.Now()}}
+	it.rdb, it.mr = b.open(t)
+	it.st = store.New(it.rdb, store.Options{Now: it.clock.Now})
+	// A fresh app id per test keeps tests apart on a shared Redis.
+	it.app = fmt.Sprintf("14%08d", rand.IntN(1e8))
+	cfg := sandbox.DefaultConfig()
+	cfg.AppID = it.app
+	cfg.Now = it.clock.Now
+	cfg.ReceiptFailRate = 0.2
+	cfg.MaxClockSkew = 24 * time.Hour // the fake clock runs ahead of the SDK's signing clock
+	if mod != nil {
+		mod(&cfg)
+	}
+	var err error
+	if it.sb, err = sandbox.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(it.sb)
+	t.Cleanup(func() {
+		srv.Close()
+		_ = it.sb.Close()
+	})
+	it.client, err = tencentsms.New(tencentsms.Config{SecretID: cfg.SecretID, SecretKey: cfg.SecretKey,
+		Endpoint: srv.URL, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = it.client.Close() })
+
+	log := zaptest.NewLogger(t)
+	metrics, err := NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendLimit, err := ratelimit.New(it.rdb, ratelimit.Key("SendSms", it.app, cfg.SecretID), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phoneLimit, err := ratelimit.New(it.rdb, ratelimit.Key("PullSmsSendStatusByPhoneNumber", it.app, cfg.SecretID), 18)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it.q = &taskQueue{clock: it.clock}
+	if it.send, err = NewSendHandler(SendConfig{Store: it.st, Sender: it.client, Enqueuer: it.q, Limiter: sendLimit,
+		Logger: log, Metrics: metrics, HaltCacheTTL: -1, Now: it.clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	if it.reconcile, err = NewReconcileHandler(ReconcileConfig{Store: it.st, Puller: it.client, Enqueuer: it.q,
+		Limiter: phoneLimit, Logger: log, Metrics: metrics, Now: it.clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	if it.probe, err = NewProbeHandler(ProbeConfig{Send: it.send, Store: it.st, Enqueuer: it.q, Logger: log,
+		Metrics: metrics, Now: it.clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+// newPuller returns a puller of this test's app only (a shared Redis holds other tests' apps).
+func (it *itest) newPuller(t *testing.T, owner string) *Puller {
+	t.Helper()
+	lim, err := ratelimit.New(it.rdb, ratelimit.Key("PullSmsSendStatus", it.app, owner), 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPuller(PullerConfig{Store: appsOnly{it.st, it.app}, Puller: it.client, Limiter: lim,
+		Owner: owner, Logger: zaptest.NewLogger(t), Now: it.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// appsOnly restricts Apps to one app.
+type appsOnly struct {
+	*store.Store
+	app string
+}
+
+func (a appsOnly) Apps(context.Context) ([]string, error) { return []string{a.app}, nil }
+
+// createJob writes a job of n numbers in batches of at most size, and returns its id. The
+// numbers are random mainland mobiles, so tests never share a number on a shared Redis.
+func (it *itest) createJob(t *testing.T, prio string, n, size int) string {
+	t.Helper()
+	id := fmt.Sprintf("it-%d", rand.Int64())
+	base := rand.IntN(1e9 - n)
+	first := 3 + rand.IntN(7)
+	var batches []store.NewBatch
+	for i := 0; i < n; i += size {
+		var nums []string
+		for j := i; j < min(i+size, n); j++ {
+			num := fmt.Sprintf("+861%d%09d", first, base+j)
+			nums = append(nums, num)
+			it.numbers = append(it.numbers, num)
+		}
+		batches = append(batches, store.NewBatch{Numbers: nums})
+	}
+	job := store.Job{ID: id, AppID: it.app, SignName: sandbox.DefaultSignName, TemplateID: sandbox.TemplateNotice, Priority: prio}
+	created, err := it.st.CreateJob(it.ctx, job, [][]string{{"A1"}}, batches, 0)
+	if err != nil || !created {
+		t.Fatalf("CreateJob = %v, %v", created, err)
+	}
+	return id
+}
+
+// runTask dispatches a task to its handler.
+func (it *itest) runTask(ctx context.Context, task *asynq.Task) error {
+	switch task.Type() {
+	case tasks.TypeSendBatch:
+		return it.send.ProcessTask(ctx, task)
+	case tasks.TypeReconcile:
+		return it.reconcile.ProcessTask(ctx, task)
+	case tasks.TypeProbe:
+		return it.probe.ProcessTask(ctx, task)
+	}
+	return fmt.Errorf("unknown task type %q", task.Type())
+}
+
+// drain runs every due task, again and again, until none is due; waits (RetryAfterError) are
+// queued again after their delay on the fake clock. Any other error fails the test.
+func (it *itest) drain(t *testing.T) {
+	t.Helper()
+	for range 1000 {
+		due := it.q.popDue()
+		if len(due) == 0 {
+			return
+		}
+		for _, d := range due {
+			err := it.runTask(it.ctx, d.task)
+			var ra *RetryAfterError
+			switch {
+			case err == nil:
+			case errors.As(err, &ra):
+				it.q.mu.Lock()
+				it.q.items = append(it.q.items, queued{task: d.task, at: it.clock.Now().Add(ra.Delay)})
+				it.q.mu.Unlock()
+				if ra.Delay <= 0 {
+					it.clock.Add(time.Second) // asynq would retry a second later at the earliest
+				}
+			default:
+				t.Fatalf("task %s %s: %v", d.task.Type(), d.task.Payload(), err)
+			}
+		}
+	}
+	t.Fatal("drain: tasks keep coming")
+}
+
+func (it *itest) sendTask(t *testing.T, job string, batch int) *asynq.Task {
+	t.Helper()
+	task, err := tasks.NewSendBatchTask(tasks.SendBatch{Job: job, Batch: batch}, tasks.PriorityNormal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+func (it *itest) status(t *testing.T, job string) store.Status {
+	t.Helper()
+	st, err := it.st.Status(it.ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// checkExactlyOnce asserts that every number of the test was accepted exactly once by the sandbox.
+func (it *itest) checkExactlyOnce(t *testing.T) {
+	t.Helper()
+	stats := it.sb.Stats()
+	if stats.DuplicateSends != 0 {
+		t.Errorf("sandbox duplicate sends = %d, want 0", stats.DuplicateSends)
+	}
+	if stats.NumbersSent != int64(len(it.numbers)) {
+		t.Errorf("sandbox accepted %d numbers, want %d", stats.NumbersSent, len(it.numbers))
+	}
+	for _, n := range it.numbers {
+		if c := it.sb.SendCount(n); c != 1 {
+			t.Errorf("%s accepted %d times", tencentsms.MaskPhone(n), c)
+		}
+	}
+}
+
+func TestIntegrationBatchTaskRunTwice(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		it := newITest(t, b, nil)
+		job := it.createJob(t, tasks.PriorityNormal, 150, 200)
+		task := it.sendTask(t, job, 0)
+		for run := range 2 {
+			if err := it.send.ProcessTask(it.ctx, task); err != nil {
+				t.Fatalf("run %d: %v", run+1, err)
+			}
+		}
+		it.checkExactlyOnce(t)
+		if st := it.status(t, job); st.Sent != 150 || st.Pending != 0 || st.Unknown != 0 {
+			t.Errorf("status = %+v", st)
+		}
+	})
+}
+
+func TestIntegrationBatchTaskRunTwiceAtOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		// Latency widens the window in which both runs are inside the handler.
+		it := newITest(t, b, func(c *sandbox.Config) { c.Faults.Latency = 30 * time.Millisecond })
+		job := it.createJob(t, tasks.PriorityNormal, 1000, 200) // 5 batches
+		var wg sync.WaitGroup
+		errs := make(chan error, 20)
+		for batch := range 5 {
+			task := it.sendTask(t, job, batch)
+			for range 4 {
+				wg.Go(func() {
+					err := it.send.ProcessTask(it.ctx, task)
+					var ra *RetryAfterError
+					if err != nil && !errors.As(err, &ra) {
+						errs <- err
+					}
+				})
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("concurrent run: %v", err)
+		}
+		// The runs that found the claim busy are retried later, as asynq would.
+		it.clock.Add(time.Minute)
+		for batch := range 5 {
+			if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, batch)); err != nil {
+				t.Errorf("retry of batch %d: %v", batch, err)
+			}
+		}
+		it.checkExactlyOnce(t)
+		if st := it.status(t, job); st.Sent != 1000 || st.Pending != 0 {
+			t.Errorf("status = %+v", st)
+		}
+	})
+}
+
+func TestIntegrationLostReplyReconciledByReceipt(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		it := newITest(t, b, func(c *sandbox.Config) { c.Faults.DropRate = 1 })
+		job := it.createJob(t, tasks.PriorityNormal, 50, 200)
+		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, 0)); err != nil {
+			t.Fatal(err)
+		}
+		it.sb.SetFaults(sandbox.Faults{})
+		if st := it.status(t, job); st.Unknown != 50 || st.Sent != 0 {
+			t.Fatalf("after the lost reply: %+v, want 50 unknown", st)
+		}
+		if ub, err := it.st.UnknownBatches(it.ctx, job); err != nil || !slices.Equal(ub, []int{0}) {
+			t.Errorf("UnknownBatches = %v, %v; want [0]", ub, err)
+		}
+		// The receipts come in through the puller: they match no serial we know, so they are
+		// kept as unmatched evidence.
+		it.clock.Add(3 * time.Second)
+		if err := it.newPuller(t, "p1").PullOnce(it.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := it.st.UnmatchedCount(it.ctx, it.app); n != 50 {
+			t.Errorf("unmatched receipts = %d, want 50", n)
+		}
+		// Reconcile runs after the window and settles every number without a resend.
+		it.clock.Add(DefaultReconcileWindow)
+		it.drain(t)
+		it.checkExactlyOnce(t)
+		if ub, err := it.st.UnknownBatches(it.ctx, job); err != nil || len(ub) != 0 {
+			t.Errorf("UnknownBatches after reconcile = %v, %v; want none", ub, err)
+		}
+		st := it.status(t, job)
+		if st.Sent != 50 || st.Unknown != 0 || st.Pending != 0 || st.Delivered+st.Undelivered != 50 {
+			t.Errorf("status = %+v, want 50 sent with receipts", st)
+		}
+		if it.sb.Stats().Calls["PullSmsSendStatusByPhoneNumber"] != 0 {
+			t.Error("looked up by number although receipts were evidence")
+		}
+	})
+}
+
+func TestIntegrationLostReplyReconciledByNumberLookup(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		it := newITest(t, b, func(c *sandbox.Config) { c.Faults.DropRate = 1 })
+		job := it.createJob(t, tasks.PriorityNormal, 30, 200)
+		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, 0)); err != nil {
+			t.Fatal(err)
+		}
+		it.sb.SetFaults(sandbox.Faults{})
+		it.clock.Add(DefaultReconcileWindow + time.Second)
+		it.drain(t)
+		it.checkExactlyOnce(t)
+		st := it.status(t, job)
+		if st.Sent != 30 || st.Unknown != 0 || st.Delivered+st.Undelivered != 30 {
+			t.Errorf("status = %+v, want 30 sent with receipts", st)
+		}
+		if got := it.sb.Stats().Calls["PullSmsSendStatusByPhoneNumber"]; got != 30 {
+			t.Errorf("lookups by number = %d, want 30", got)
+		}
+		// The same receipts pulled later are not counted again.
+		if err := it.newPuller(t, "p1").PullOnce(it.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st2 := it.status(t, job); st2.Delivered != st.Delivered || st2.Undelivered != st.Undelivered {
+			t.Errorf("receipts counted twice: %+v then %+v", st, st2)
+		}
+		if n, _ := it.st.UnmatchedCount(it.ctx, it.app); n != 0 {
+			t.Errorf("unmatched receipts = %d, want 0", n)
+		}
+	})
+}
+
+func TestIntegrationUnknownWithoutEvidenceResent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		// InternalError.Timeout before the send is recorded: the outcome is unknown to us, and
+		// in truth nothing went out.
+		it := newITest(t, b, func(c *sandbox.Config) {
+			c.Faults.ErrorRate = 1
+			c.Faults.ErrorCodes = []string{"InternalError.Timeout"}
+		})
+		job := it.createJob(t, tasks.PriorityNormal, 40, 200)
+		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, 0)); err != nil {
+			t.Fatal(err)
+		}
+		it.sb.SetFaults(sandbox.Faults{})
+		if st := it.status(t, job); st.Unknown != 40 {
+			t.Fatalf("status = %+v, want 40 unknown", st)
+		}
+		// Within the window nothing is resent.
+		it.clock.Add(30 * time.Second)
+		it.drain(t)
+		if n := it.sb.Stats().NumbersSent; n != 0 {
+			t.Fatalf("%d numbers sent inside the window", n)
+		}
+		// After it, with no receipt and no send record, the numbers go out again once.
+		it.clock.Add(DefaultReconcileWindow)
+		it.drain(t)
+		it.checkExactlyOnce(t)
+		if st := it.status(t, job); st.Sent != 40 || st.Unknown != 0 || st.Pending != 0 {
+			t.Errorf("status = %+v", st)
+		}
+	})
+}
+
+func TestIntegrationOTPUnknownResentAtOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		it := newITest(t, b, func(c *sandbox.Config) {
+			c.Faults.ErrorRate = 1
+			c.Faults.ErrorCodes = []string{"InternalError.Timeout"}
+		})
+		job := it.createJob(t, tasks.PriorityOTP, 3, 200)
+		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, 0)); err != nil {
+			t.Fatal(err)
+		}
+		it.sb.SetFaults(sandbox.Faults{})
+		it.drain(t) // no clock advance: otp reconciles and resends at once
+		it.checkExactlyOnce(t)
+		if st := it.status(t, job); st.Sent != 3 || st.Unknown != 0 {
+			t.Errorf("status = %+v", st)
+		}
+	})
+}
+
+func TestIntegrationTwoPullers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		it := newITest(t, b, nil)
+		job := it.createJob(t, tasks.PriorityBulk, 1000, 200)
+		for batch := range 5 {
+			if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, batch)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		it.clock.Add(3 * time.Second)
+		p1, p2 := it.newPuller(t, "p1"), it.newPuller(t, "p2")
+		var wg sync.WaitGroup
+		for _, p := range []*Puller{p1, p2, p1, p2} {
+			wg.Go(func() {
+				if err := p.PullOnce(it.ctx); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		st := it.status(t, job)
+		if st.Delivered+st.Undelivered != 1000 || st.Sent != 1000 {
+			t.Errorf("status = %+v, want every receipt applied once", st)
+		}
+		if pulled := it.sb.Stats().ReceiptsPulled; pulled != 1000 {
+			t.Errorf("sandbox handed out %d receipts, want 1000", pulled)
+		}
+		if n, _ := it.st.UnmatchedCount(it.ctx, it.app); n != 0 {
+			t.Errorf("unmatched = %d", n)
+		}
+	})
+}
+
+func TestIntegrationPullerCrashAfterSave(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		it := newITest(t, b, nil)
+		job := it.createJob(t, tasks.PriorityBulk, 250, 200)
+		for batch := range 2 {
+			if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, batch)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		it.clock.Add(3 * time.Second)
+		// Puller p1 saves its first page, then dies before applying it.
+		lim, err := ratelimit.New(it.rdb, ratelimit.Key("PullSmsSendStatus", it.app, "crash"), 90)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crashing, err := NewPuller(PullerConfig{Store: crashAfterSave{appsOnly{it.st, it.app}}, Puller: it.client,
+			Limiter: lim, Owner: "p1", Now: it.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := crashing.PullOnce(it.ctx); !errors.Is(err, errCrash) {
+			t.Fatalf("PullOnce = %v, want the crash", err)
+		}
+		if st := it.status(t, job); st.Delivered+st.Undelivered != 0 {
+			t.Fatalf("status = %+v, want nothing applied yet", st)
+		}
+		// Its lease runs out; p2 takes over and applies the saved page before pulling on.
+		if err := it.st.ReleaseLease(it.ctx, "pull:"+it.app, "p1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := it.newPuller(t, "p2").PullOnce(it.ctx); err != nil {
+			t.Fatal(err)
+		}
+		st := it.status(t, job)
+		if st.Delivered+st.Undelivered != 250 {
+			t.Errorf("status = %+v, want all 250 receipts applied", st)
+		}
+		if pages, _ := it.st.SavedReceiptPages(it.ctx, it.app); len(pages) != 0 {
+			t.Errorf("%d pages left saved", len(pages))
+		}
+	})
+}
+
+var errCrash = errors.New("crash between save and apply")
+
+// crashAfterSave fails every ApplyReceiptPage, as a puller killed right after saving.
+type crashAfterSave struct{ appsOnly }
+
+func (crashAfterSave) ApplyReceiptPage(context.Context, string, store.SavedPage) (store.ApplyStats, error) {
+	return store.ApplyStats{}, errCrash
+}
+
+func TestIntegrationHaltProbeResume(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		it := newITest(t, b, func(c *sandbox.Config) {
+			c.Faults.HaltCode = "FailedOperation.InsufficientBalanceInSmsPackage"
+		})
+		job := it.createJob(t, tasks.PriorityNormal, 300, 100) // 3 batches
+		for batch := range 3 {
+			if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, batch)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if calls := it.sb.Stats().Calls["SendSms"]; calls != 1 {
+			t.Errorf("SendSms calls while halted = %d, want 1 (the call that found the halt)", calls)
+		}
+		if st := it.status(t, job); st.State != store.StatePaused || st.Pending != 300 {
+			t.Errorf("status = %+v, want paused", st)
+		}
+		// A probe while the balance is still empty keeps the halt.
+		it.clock.Add(DefaultHaltProbeInterval)
+		it.drain(t)
+		if h, _ := it.st.HaltOf(it.ctx, it.app); h == nil {
+			t.Fatal("halt lifted while the code persists")
+		}
+		// The balance is topped up: the next probe gets through and resumes everything.
+		it.sb.SetFaults(sandbox.Faults{})
+		it.clock.Add(DefaultHaltProbeInterval)
+		it.drain(t)
+		if h, _ := it.st.HaltOf(it.ctx, it.app); h != nil {
+			t.Errorf("still halted: %+v", h)
+		}
+		it.checkExactlyOnce(t)
+		if st := it.status(t, job); st.Sent != 300 || st.Pending != 0 {
+			t.Errorf("status = %+v", st)
+		}
+	})
+}
+
+func TestIntegrationSweeper(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		it := newITest(t, b, nil)
+		job := it.createJob(t, tasks.PriorityNormal, 20, 10) // 2 batches, tasks never enqueued
+		sw, err := NewSweeper(SweeperConfig{Store: jobsOnly{it.st, job}, Enqueuer: it.q, Now: it.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sw.SweepOnce(it.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := it.q.count(tasks.TypeSendBatch); n != 0 {
+			t.Fatalf("%d tasks enqueued inside the grace period", n)
+		}
+		it.clock.Add(DefaultSweepGrace + time.Second)
+		if err := sw.SweepOnce(it.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := it.q.count(tasks.TypeSendBatch); n != 2 {
+			t.Fatalf("%d send tasks enqueued, want 2", n)
+		}
+		it.drain(t)
+		it.checkExactlyOnce(t)
+		if apps, err := it.st.Apps(it.ctx); err != nil || !slices.Contains(apps, it.app) {
+			t.Errorf("Apps = %v, %v; want %s among them", apps, err, it.app)
+		}
+	})
+}
+
+// jobsOnly restricts ActiveJobs to one job and Halts to none (a shared Redis holds other tests').
+type jobsOnly struct {
+	*store.Store
+	job string
+}
+
+func (j jobsOnly) ActiveJobs(context.Context) ([]string, error) { return []string{j.job}, nil }
+func (j jobsOnly) Halts(context.Context) ([]store.Halt, error)  { return nil, nil }
+
+func TestIntegrationAsynqEnqueuer(t *testing.T) {
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	client := asynq.NewClientFromRedisClient(rdb)
+	enq := &enqueuer{q: AsynqEnqueuer{Client: client}, m: orNew(nil), now: time.Now}
+	for range 2 { // the second is refused by TaskID: already queued, which is fine
+		if err := enq.send(context.Background(), kindRetry, "j1", 3, tasks.PriorityBulk, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := asynq.NewInspectorFromRedisClient(rdb).GetTaskInfo(tasks.QueueBulk, "send:j1:3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != asynq.TaskStateScheduled {
+		t.Errorf("task state = %v, want scheduled", info.State)
+	}
+	if got := counterValue(t, enq.m.Enqueued.WithLabelValues(kindRetry, "queued")); got != 1 {
+		t.Errorf("queued = %v, want 1", got)
+	}
+}

@@ -1,0 +1,594 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/smsdispatch/smsdispatch/retry"
+	"github.com/smsdispatch/smsdispatch/store"
+	"github.com/smsdispatch/smsdispatch/tasks"
+	"github.com/smsdispatch/smsdispatch/tencentsms"
+)
+
+// Defaults of SendConfig (and of the other configs that share the fields).
+const (
+	DefaultReconcileWindow   = 60 * time.Second
+	DefaultHaltProbeInterval = 5 * time.Minute
+	DefaultHaltCacheTTL      = time.Second
+	DefaultCommitTimeout     = 10 * time.Second
+)
+
+// SendConfig configures a SendHandler. Store, Sender, Enqueuer and Limiter are required.
+type SendConfig struct {
+	Store    SendStore
+	Sender   Sender
+	Enqueuer Enqueuer
+	// Limiter is the fleet-wide SendSms budget (ratelimit.Limiter keyed on SendSms, region and
+	// SecretId).
+	Limiter Limiter
+	Logger  *zap.Logger // nil: no logs
+	Metrics *Metrics    // nil: unregistered metrics
+
+	// Policy classifies outcomes; zero fields take the retry package defaults, and a zero
+	// HaltProbe takes HaltProbeInterval.
+	Policy retry.Policy
+	// ReconcileWindow is how long numbers with an unknown outcome wait for a receipt before
+	// reconcile looks them up by number and resends those without evidence (otp jobs: at once).
+	// Default 60 s.
+	ReconcileWindow time.Duration
+	// HaltProbeInterval is how long a halted app waits before a probe. Default 5 min.
+	HaltProbeInterval time.Duration
+	// HaltCacheTTL is how long a halt lookup is reused by this process (so that a batch costs no
+	// extra Redis round trip); a halt is seen by every worker within it. Default 1 s; negative
+	// disables the cache.
+	HaltCacheTTL time.Duration
+	// CommitTimeout bounds the writes after a SendSms call (serial index, commit, follow-up
+	// tasks). They run even when the task's context has ended, because dropping them would turn
+	// accepted numbers into unknowns. Default 10 s.
+	CommitTimeout time.Duration
+	// SignName is used for domestic batches of jobs that have none.
+	SignName string
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// SendHandler is the asynq handler of tasks.TypeSendBatch: claim the batch, check the app's halt,
+// wait on the rate limiter, call SendSms once, classify every outcome with the retry policy and
+// commit the per-number results. It is safe for concurrent use; two runs of one task never send
+// a number twice (the store's claim decides).
+type SendHandler struct {
+	store         SendStore
+	sender        Sender
+	limiter       Limiter
+	enq           *enqueuer
+	log           *zap.Logger
+	m             *Metrics
+	policy        retry.Policy
+	window        time.Duration
+	commitTimeout time.Duration
+	signName      string
+	now           func() time.Time
+	halts         haltCache
+}
+
+// NewSendHandler checks cfg, applies its defaults and returns the handler.
+func NewSendHandler(cfg SendConfig) (*SendHandler, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("dispatcher: SendConfig.Store is nil")
+	case cfg.Sender == nil:
+		return nil, errors.New("dispatcher: SendConfig.Sender is nil")
+	case cfg.Enqueuer == nil:
+		return nil, errors.New("dispatcher: SendConfig.Enqueuer is nil")
+	case cfg.Limiter == nil:
+		return nil, errors.New("dispatcher: SendConfig.Limiter is nil")
+	case cfg.ReconcileWindow < 0, cfg.HaltProbeInterval < 0, cfg.CommitTimeout < 0:
+		return nil, errors.New("dispatcher: SendConfig durations must not be negative")
+	}
+	if cfg.ReconcileWindow == 0 {
+		cfg.ReconcileWindow = DefaultReconcileWindow
+	}
+	if cfg.HaltProbeInterval == 0 {
+		cfg.HaltProbeInterval = DefaultHaltProbeInterval
+	}
+	if cfg.HaltCacheTTL == 0 {
+		cfg.HaltCacheTTL = DefaultHaltCacheTTL
+	}
+	if cfg.CommitTimeout == 0 {
+		cfg.CommitTimeout = DefaultCommitTimeout
+	}
+	if cfg.Policy.HaltProbe == 0 {
+		cfg.Policy.HaltProbe = cfg.HaltProbeInterval
+	}
+	m := orNew(cfg.Metrics)
+	now := nowOrDefault(cfg.Now)
+	return &SendHandler{
+		store:         cfg.Store,
+		sender:        cfg.Sender,
+		limiter:       cfg.Limiter,
+		enq:           &enqueuer{q: cfg.Enqueuer, m: m, now: now},
+		log:           nopIfNil(cfg.Logger).Named("send"),
+		m:             m,
+		policy:        cfg.Policy,
+		window:        cfg.ReconcileWindow,
+		commitTimeout: cfg.CommitTimeout,
+		signName:      cfg.SignName,
+		now:           now,
+		halts:         haltCache{ttl: cfg.HaltCacheTTL},
+	}, nil
+}
+
+// ProcessTask runs one tasks.TypeSendBatch task. It returns nil when the batch needs nothing
+// more from this task (sent and committed, parked, settled by someone else), a *RetryAfterError
+// when the task should run again later without counting a failure, and any other error for a
+// failure asynq should retry. A payload that does not parse is archived (asynq.SkipRetry).
+func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	p, err := tasks.ParseSendBatch(t)
+	if err != nil {
+		return fmt.Errorf("dispatcher: %w: %w", err, asynq.SkipRetry)
+	}
+	_, err = h.send(ctx, p.Job, p.Batch, false)
+	return err
+}
+
+// sendResult says what one pass of the send path did, for the probe.
+type sendResult struct {
+	claimed  bool   // this pass claimed the batch
+	answered bool   // Tencent answered SendSms (with per-number results or an API error)
+	haltCode string // a halting or deferring code was seen: the app is halted again
+}
+
+// send is the send path shared by SendHandler and ProbeHandler. probe skips the halt check (the
+// probe's batch is the one allowed through a halt).
+func (h *SendHandler) send(ctx context.Context, jobID string, batch int, probe bool) (sendResult, error) {
+	var res sendResult
+	log := h.log.With(zap.String("job", jobID), zap.Int("batch", batch))
+	token := newToken()
+	cr, err := h.store.Claim(ctx, jobID, batch, token)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Warn("batch not found, nothing to send", zap.Error(err))
+		return res, nil
+	}
+	if err != nil {
+		return res, fmt.Errorf("dispatcher: claim %s/%d: %w", jobID, batch, err)
+	}
+	now := h.now()
+	switch cr.Outcome {
+	case store.Claimed:
+	case store.Done, store.Cancelled, store.Expired, store.JobFailed:
+		log.Debug("batch needs no send", zap.Stringer("claim", cr.Outcome))
+		return res, nil
+	case store.Busy:
+		return res, retryAfter(cr.RetryAt.Sub(now), "batch claimed by another run", nil)
+	case store.NotYet:
+		return res, retryAfter(cr.RetryAt.Sub(now), "batch not due yet", nil)
+	case store.Unresolved:
+		// An earlier attempt died holding the claim (or committed unknowns whose reconcile task
+		// may be lost): reconcile decides, never a blind resend. The reconcile handler waits out
+		// the window itself.
+		log.Info("batch has numbers with an unknown outcome, reconciling", zap.Int("attempt", cr.Attempt))
+		return res, h.enq.reconcile(ctx, kindReconcile, jobID, batch, cr.Attempt, cr.Job.Priority, 0)
+	default:
+		return res, fmt.Errorf("dispatcher: claim %s/%d: unexpected outcome %v", jobID, batch, cr.Outcome)
+	}
+	res.claimed = true
+	job := cr.Job
+
+	if !probe {
+		halt, err := h.haltOf(ctx, job.AppID)
+		if err != nil {
+			return res, errors.Join(err, h.release(ctx, jobID, batch, token))
+		}
+		if halt != nil {
+			return res, h.parkHalted(ctx, log, jobID, batch, token, halt)
+		}
+	}
+
+	waitStart := time.Now()
+	err = h.limiter.Wait(ctx)
+	h.m.RateLimitWait.WithLabelValues("SendSms").Observe(time.Since(waitStart).Seconds())
+	if err != nil {
+		if rerr := h.release(ctx, jobID, batch, token); rerr != nil {
+			return res, errors.Join(err, rerr)
+		}
+		if ctx.Err() != nil {
+			return res, retryAfter(time.Second, "rate-limit wait ended", err)
+		}
+		return res, fmt.Errorf("dispatcher: rate limiter: %w", err)
+	}
+
+	req := tencentsms.SendRequest{
+		AppID:          job.AppID,
+		SignName:       job.SignName,
+		TemplateID:     job.TemplateID,
+		TemplateParams: cr.Params,
+		PhoneNumbers:   cr.Numbers,
+		SessionContext: store.SessionContext(jobID, batch, cr.Attempt),
+		ExtendCode:     job.ExtendCode,
+		SenderID:       job.SenderID,
+	}
+	if req.SignName == "" && !cr.Intl {
+		req.SignName = h.signName
+	}
+	start := time.Now()
+	reply, sendErr := h.sender.SendSms(ctx, req)
+	h.m.SendLatency.Observe(time.Since(start).Seconds())
+
+	// From here on something may have been sent: write what we know even if ctx has ended.
+	pctx, cancel := detached(ctx, h.commitTimeout)
+	defer cancel()
+	a := attemptOf(ctx, cr.Attempt)
+	rjob := retry.Job{Priority: job.Priority, ExpiresAt: job.ExpiresAt, DeferDailyLimit: job.DeferDailyLimit}
+	now = h.now()
+	if sendErr != nil {
+		return h.callFailed(pctx, log, cr, jobID, batch, token, a, rjob, now, sendErr)
+	}
+	h.m.SendCalls.WithLabelValues("ok").Inc()
+	res.answered = true
+	code, err := h.perNumber(pctx, log, cr, jobID, batch, token, a, rjob, now, reply)
+	res.haltCode = code
+	return res, err
+}
+
+// attemptOf is the attempt number given to retry.Decide: the batch's claim attempt, which grows
+// with every claim (asynq's retry count does not grow for RetryAfterError waits), or asynq's
+// count when that is higher.
+func attemptOf(ctx context.Context, claimAttempt int) int {
+	n, _ := asynq.GetRetryCount(ctx)
+	return max(claimAttempt, n+1, 1)
+}
+
+// outcomeOf maps a SendSms error to a retry outcome.
+func outcomeOf(err error) retry.Outcome {
+	var apiErr *tencentsms.Error
+	var te *tencentsms.TransportError
+	switch {
+	case errors.As(err, &apiErr):
+		return retry.Outcome{Code: apiErr.Code}
+	case errors.Is(err, tencentsms.ErrInvalidArgument):
+		// Refused locally before any I/O: our request was malformed.
+		return retry.Outcome{Code: "ClientError.InvalidParameter"}
+	case errors.As(err, &te) && errors.Is(err, tencentsms.ErrNotSent):
+		return retry.Outcome{Transport: retry.TransportNotSent}
+	default:
+		// Written, or an error we do not know: the safe reading is "maybe sent".
+		return retry.Outcome{Transport: retry.TransportUnknown}
+	}
+}
+
+// callFailed carries out the decision for a SendSms call that failed as a whole.
+func (h *SendHandler) callFailed(ctx context.Context, log *zap.Logger, cr store.ClaimResult, jobID string, batch int,
+	token string, attempt int, rjob retry.Job, now time.Time, sendErr error) (sendResult, error) {
+	res := sendResult{claimed: true}
+	var apiErr *tencentsms.Error
+	res.answered = errors.As(sendErr, &apiErr)
+	d := h.policy.Decide(now, attempt, outcomeOf(sendErr), rjob)
+	h.m.SendCalls.WithLabelValues(d.Class.String()).Inc()
+	log = log.With(zap.String("code", d.Code), zap.Stringer("action", d.Action), zap.Int("attempt", attempt),
+		zap.Int("numbers", len(cr.Numbers)))
+	if apiErr != nil {
+		log = log.With(zap.String("request_id", apiErr.RequestID))
+	}
+
+	all := func(state store.State, code string) []store.NumberResult {
+		out := make([]store.NumberResult, len(cr.Indexes))
+		for i, idx := range cr.Indexes {
+			out[i] = store.NumberResult{Index: idx, State: state, Code: code}
+		}
+		return out
+	}
+	switch d.Action {
+	case retry.RetryCall:
+		// Nothing was accepted: give the numbers back and run the task again after the backoff.
+		if err := h.release(ctx, jobID, batch, token); err != nil {
+			return res, err
+		}
+		log.Info("send not accepted, retrying the call", zap.Duration("delay", d.Delay), zap.String("reason", d.Reason))
+		return res, retryAfter(d.Delay, "send not accepted ("+d.Code+")", sendErr)
+	case retry.FailNumber, retry.FailJob:
+		code := failCode(d)
+		log.Warn("send refused, numbers failed", zap.String("reason", d.Reason))
+		if err := h.commit(ctx, log, cr, jobID, batch, token, all(store.Failed, code)); err != nil {
+			return res, err
+		}
+		if d.Action == retry.FailJob {
+			h.failJob(ctx, log, jobID, code)
+		}
+		return res, nil
+	case retry.HaltApp, retry.DeferUntil:
+		res.haltCode = d.Code
+		return res, h.haltAndPark(ctx, log, cr.Job.AppID, jobID, batch, token, d)
+	default: // retry.Reconcile, and anything unexpected: the numbers may have been sent
+		log.Warn("send outcome unknown, numbers wait for evidence", zap.Error(sendErr))
+		return res, h.commit(ctx, log, cr, jobID, batch, token, all(store.Unknown, d.Code))
+	}
+}
+
+// failCode is the code recorded for failed numbers: Expired when an otp job expired first.
+func failCode(d retry.Decision) string {
+	if d.Expired {
+		return store.ExpiredCode
+	}
+	return d.Code
+}
+
+// perNumber classifies each number of a call Tencent answered and commits the results. It returns
+// the halting code seen, if any.
+func (h *SendHandler) perNumber(ctx context.Context, log *zap.Logger, cr store.ClaimResult, jobID string, batch int,
+	token string, attempt int, rjob retry.Job, now time.Time, reply *tencentsms.SendResult) (string, error) {
+	statuses := matchStatuses(cr.Numbers, reply.Statuses)
+	results := make([]store.NumberResult, len(cr.Numbers))
+	var failJobCode, haltCode string
+	var halt retry.Decision
+	for i, st := range statuses {
+		r := store.NumberResult{Index: cr.Indexes[i]}
+		if st == nil {
+			// No entry for this number: its outcome is unknown.
+			r.State, r.Code = store.Unknown, retry.CodeTransportUnknown
+			results[i] = r
+			continue
+		}
+		d := h.policy.Decide(now, attempt, retry.Outcome{Code: st.Code, PerNumber: true}, rjob)
+		r.Code = d.Code
+		switch d.Action {
+		case retry.Done:
+			r.State, r.SerialNo, r.Fee = store.Sent, st.SerialNo, int64(st.Fee)
+		case retry.RetryNumberAt, retry.RetryCall:
+			r.State, r.RetryAt = store.Retry, d.At
+		case retry.FailNumber:
+			r.State, r.Code = store.Failed, failCode(d)
+		case retry.FailJob:
+			r.State = store.Failed
+			if failJobCode == "" {
+				failJobCode = d.Code
+			}
+		case retry.HaltApp, retry.DeferUntil:
+			// E.g. the balance ran out mid-batch: the number goes out again after the halt.
+			r.State, r.RetryAt = store.Retry, d.At
+			if haltCode == "" || d.At.After(halt.At) {
+				haltCode, halt = d.Code, d
+			}
+		default: // retry.Reconcile
+			r.State = store.Unknown
+		}
+		results[i] = r
+	}
+	halted := false
+	if haltCode != "" {
+		// Halt first, so that other batches of the app stop as soon as possible. A failure is
+		// logged and the results are still committed: the halted numbers' retry batch meets the
+		// code again at its time and halts the app then.
+		if err := h.store.Halt(ctx, cr.Job.AppID, haltCode, halt.At); err != nil {
+			log.Error("app not halted after a per-number halting code", zap.String("app", cr.Job.AppID),
+				zap.String("code", haltCode), zap.Error(err))
+		} else {
+			halted = true
+			h.halts.put(cr.Job.AppID, &store.Halt{App: cr.Job.AppID, Code: haltCode, ProbeAt: halt.At})
+			h.m.Halts.WithLabelValues(haltCode).Inc()
+			log.Error("app halted by a per-number code", zap.String("app", cr.Job.AppID), zap.String("code", haltCode),
+				zap.Time("probe_at", halt.At), zap.String("reason", halt.Reason))
+		}
+	}
+	if err := h.commit(ctx, log, cr, jobID, batch, token, results); err != nil {
+		return haltCode, err
+	}
+	if failJobCode != "" {
+		h.failJob(ctx, log, jobID, failJobCode)
+	}
+	if halted {
+		if err := h.enq.probe(ctx, kindProbe, cr.Job.AppID, halt.At); err != nil {
+			log.Error("probe task not enqueued; the sweeper will enqueue it", zap.Error(err))
+		}
+	}
+	return haltCode, nil
+}
+
+// matchStatuses returns the SendStatus of each requested number (nil when Tencent sent none).
+// Statuses are matched by the digits of the number; when that leaves statuses unmatched and
+// Tencent answered one status per number, they are matched by position.
+func matchStatuses(numbers []string, statuses []tencentsms.SendStatus) []*tencentsms.SendStatus {
+	out := make([]*tencentsms.SendStatus, len(numbers))
+	pos := make(map[string]int, len(numbers))
+	for i, n := range numbers {
+		pos[digits(n)] = i
+	}
+	unmatched := 0
+	for j := range statuses {
+		i, ok := pos[digits(statuses[j].PhoneNumber)]
+		if !ok || out[i] != nil {
+			unmatched++
+			continue
+		}
+		out[i] = &statuses[j]
+	}
+	if unmatched > 0 && len(statuses) == len(numbers) {
+		for i := range statuses {
+			out[i] = &statuses[i]
+		}
+	}
+	return out
+}
+
+// digits returns the E.164 digits of a number as Tencent may write it: "+8613812345678",
+// "8613812345678" or a bare mainland mobile "13812345678".
+func digits(n string) string {
+	var b strings.Builder
+	for _, c := range n {
+		if c >= '0' && c <= '9' {
+			b.WriteRune(c)
+		}
+	}
+	s := strings.TrimPrefix(b.String(), "00")
+	if len(s) == 11 && s[0] == '1' && !strings.HasPrefix(n, "+") {
+		s = "86" + s
+	}
+	return s
+}
+
+// commit indexes serials, commits the results and enqueues the follow-up tasks. A commit refused
+// because the claim was lost is logged, not retried: whoever holds the batch now decides.
+func (h *SendHandler) commit(ctx context.Context, log *zap.Logger, cr store.ClaimResult, jobID string, batch int,
+	token string, results []store.NumberResult) error {
+	indexErr := h.store.IndexSerials(ctx, jobID, batch, results)
+	cres, err := h.store.Commit(ctx, jobID, batch, token, results)
+	if err != nil {
+		return errors.Join(indexErr, fmt.Errorf("dispatcher: commit %s/%d: %w", jobID, batch, err))
+	}
+	if indexErr != nil {
+		log.Warn("serial numbers not indexed: their receipts will count as unmatched", zap.Error(indexErr))
+	}
+	if !cres.Applied {
+		h.m.LostClaims.Inc()
+		log.Warn("commit refused: this attempt no longer holds the batch", zap.Int("attempt", cr.Attempt))
+		return nil
+	}
+	for _, r := range results {
+		h.m.Numbers.WithLabelValues(stateName(r.State)).Inc()
+	}
+	for _, rb := range cres.RetryBatches {
+		if err := h.enq.send(ctx, kindRetry, jobID, rb.Batch, cr.Job.Priority, rb.At); err != nil {
+			log.Error("retry batch not enqueued; the sweeper will enqueue it", zap.Int("retry_batch", rb.Batch), zap.Error(err))
+		}
+	}
+	if cres.HasUnknown {
+		delay := h.window
+		if cr.Job.Priority == tasks.PriorityOTP {
+			delay = 0
+		}
+		if err := h.enq.reconcile(ctx, kindReconcile, jobID, batch, cr.Attempt, cr.Job.Priority, delay); err != nil {
+			log.Error("reconcile task not enqueued; the sweeper will enqueue it", zap.Error(err))
+		}
+	}
+	return nil
+}
+
+func stateName(s store.State) string {
+	switch s {
+	case store.Sent:
+		return "sent"
+	case store.Failed:
+		return "failed"
+	case store.Unknown:
+		return "unknown"
+	case store.Retry:
+		return "retry"
+	}
+	return "other"
+}
+
+// failJob fails the job's remaining numbers with a job-fatal code. An error is logged: every
+// other batch of the job meets the same code and tries again.
+func (h *SendHandler) failJob(ctx context.Context, log *zap.Logger, jobID, code string) {
+	if err := h.store.FailJob(ctx, jobID, code); err != nil {
+		log.Error("job not marked failed; its other batches will try", zap.String("code", code), zap.Error(err))
+		return
+	}
+	log.Warn("job failed", zap.String("code", code))
+}
+
+// haltAndPark halts the app after a halting call-level code, gives the batch back and parks it,
+// and asks for a probe at the decision's time.
+func (h *SendHandler) haltAndPark(ctx context.Context, log *zap.Logger, app, jobID string, batch int, token string, d retry.Decision) error {
+	if err := h.store.Halt(ctx, app, d.Code, d.At); err != nil {
+		return errors.Join(fmt.Errorf("dispatcher: halt %s: %w", app, err), h.release(ctx, jobID, batch, token))
+	}
+	h.halts.put(app, &store.Halt{App: app, Code: d.Code, ProbeAt: d.At})
+	h.m.Halts.WithLabelValues(d.Code).Inc()
+	log.Error("app halted", zap.String("app", app), zap.Time("probe_at", d.At), zap.String("reason", d.Reason))
+	return h.parkHalted(ctx, log, jobID, batch, token, &store.Halt{App: app, Code: d.Code, ProbeAt: d.At})
+}
+
+// parkHalted gives a claimed batch back and parks it under the app's halt; Resume or a probe runs
+// it again. The probe is (re)requested, since an earlier probe may have found nothing parked.
+func (h *SendHandler) parkHalted(ctx context.Context, log *zap.Logger, jobID string, batch int, token string, halt *store.Halt) error {
+	if err := h.release(ctx, jobID, batch, token); err != nil {
+		return err
+	}
+	err := h.store.Park(ctx, halt.App, jobID, batch)
+	if errors.Is(err, store.ErrNotHalted) {
+		h.halts.forget(halt.App)
+		return retryAfter(0, "app resumed while parking", nil)
+	}
+	if err != nil {
+		return fmt.Errorf("dispatcher: park %s/%d: %w", jobID, batch, err)
+	}
+	log.Info("batch parked while its app is halted", zap.String("app", halt.App), zap.String("code", halt.Code))
+	if err := h.enq.probe(ctx, kindProbe, halt.App, halt.ProbeAt); err != nil {
+		log.Error("probe task not enqueued; the sweeper will enqueue it", zap.Error(err))
+	}
+	return nil
+}
+
+// release gives a claim back (nothing was sent). It runs even after ctx ended.
+func (h *SendHandler) release(ctx context.Context, jobID string, batch int, token string) error {
+	rctx, cancel := detached(ctx, h.commitTimeout)
+	defer cancel()
+	if err := h.store.Release(rctx, jobID, batch, token); err != nil {
+		return fmt.Errorf("dispatcher: release %s/%d: %w", jobID, batch, err)
+	}
+	return nil
+}
+
+// haltOf returns the app's halt, through the process-wide cache.
+func (h *SendHandler) haltOf(ctx context.Context, app string) (*store.Halt, error) {
+	if halt, ok := h.halts.get(app); ok {
+		return halt, nil
+	}
+	halt, err := h.store.HaltOf(ctx, app)
+	if err != nil {
+		return nil, fmt.Errorf("dispatcher: halt of %s: %w", app, err)
+	}
+	h.halts.put(app, halt)
+	return halt, nil
+}
+
+// haltCache remembers halt lookups for a short time. Expiry uses the wall clock: it is a cache,
+// not logic.
+type haltCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]haltEntry
+}
+
+type haltEntry struct {
+	halt    *store.Halt
+	expires time.Time
+}
+
+func (c *haltCache) get(app string) (*store.Halt, bool) {
+	if c.ttl <= 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[app]
+	if !ok || time.Now().After(e.expires) {
+		return nil, false
+	}
+	return e.halt, true
+}
+
+func (c *haltCache) put(app string, halt *store.Halt) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]haltEntry)
+	}
+	c.m[app] = haltEntry{halt: halt, expires: time.Now().Add(c.ttl)}
+}
+
+func (c *haltCache) forget(app string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, app)
+}
