@@ -1,0 +1,394 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/smsdispatch/smsdispatch/worker"
+)
+
+// DefaultRedisURL is the Redis used when neither REDIS_URL nor REDIS_CLUSTER_NODES is set.
+const DefaultRedisURL = "redis://127.0.0.1:6379/0"
+
+// Config is every setting of the worker program. Load fills it from the environment and the
+// command line (flags win); Validate checks the settings together.
+type Config struct {
+	// RedisURL is REDIS_URL (redis:// or rediss:// for TLS). RedisURLSet reports whether it was
+	// given (env or flag) rather than defaulted: only a defaulted URL may fall back to the
+	// embedded Redis.
+	RedisURL    string
+	RedisURLSet bool
+	// RedisClusterNodes is REDIS_CLUSTER_NODES; when set, Redis Cluster is used instead of RedisURL.
+	RedisClusterNodes    []string
+	RedisClusterUsername string
+	RedisClusterPassword string
+	RedisClusterTLS      bool
+
+	SecretID  string
+	SecretKey string
+	Region    string
+	Endpoint  string
+	AppID     string
+	SignName  string
+
+	RateLimit          int
+	StatusPullInterval time.Duration
+	Concurrency        int
+	OTPConcurrency     int
+	ReconcileWindow    time.Duration
+	ReceiptWindow      time.Duration
+	Retention          time.Duration
+	HaltProbeInterval  time.Duration
+	ShutdownTimeout    time.Duration
+	MetricsAddr        string
+
+	LogLevel  zapcore.Level
+	LogFormat string // "json" or "console"
+}
+
+// setting is one environment variable and its flag.
+type setting struct {
+	env    string
+	def    string
+	usage  string
+	secret bool // never echo the value in messages
+	// set parses raw into c; its error is the text after "NAME: ".
+	set func(c *Config, raw string) error
+}
+
+// flagName is the flag of an environment variable: lowercase, dashes for underscores.
+func (s setting) flagName() string { return strings.ReplaceAll(strings.ToLower(s.env), "_", "-") }
+
+// settings is the table of every worker setting, in the order of the README's configuration table.
+var settings = []setting{
+	{env: "REDIS_URL", def: DefaultRedisURL,
+		usage: "Redis URL (redis:// or rediss:// for TLS); when unset and nothing answers on 127.0.0.1:6379, an embedded in-memory Redis is served there",
+		set: func(c *Config, raw string) error {
+			if _, err := redis.ParseURL(raw); err != nil {
+				return fmt.Errorf("%q is not a Redis URL (redis://[user:password@]host:port/db or rediss://...): %v", redactURL(raw), redactErr(err, raw))
+			}
+			c.RedisURL = raw
+			return nil
+		}},
+	{env: "REDIS_CLUSTER_NODES", usage: "comma-separated host:port seed nodes of a Redis Cluster; when set, used instead of REDIS_URL",
+		set: func(c *Config, raw string) error {
+			c.RedisClusterNodes = nil
+			if strings.TrimSpace(raw) == "" {
+				return nil
+			}
+			for _, n := range strings.Split(raw, ",") {
+				n = strings.TrimSpace(n)
+				host, port, err := net.SplitHostPort(n)
+				if err != nil || host == "" || !validPort(port) {
+					return fmt.Errorf("%q is not a host:port", n)
+				}
+				c.RedisClusterNodes = append(c.RedisClusterNodes, n)
+			}
+			return nil
+		}},
+	{env: "REDIS_CLUSTER_USERNAME", usage: "ACL user name for REDIS_CLUSTER_NODES (REDIS_URL carries its own)",
+		set: func(c *Config, raw string) error { c.RedisClusterUsername = raw; return nil }},
+	{env: "REDIS_CLUSTER_PASSWORD", secret: true, usage: "password for REDIS_CLUSTER_NODES (REDIS_URL carries its own)",
+		set: func(c *Config, raw string) error { c.RedisClusterPassword = raw; return nil }},
+	{env: "REDIS_CLUSTER_TLS", def: "false", usage: "use TLS to REDIS_CLUSTER_NODES",
+		set: func(c *Config, raw string) (err error) { c.RedisClusterTLS, err = parseBool(raw); return err }},
+
+	{env: "TENCENTCLOUD_SECRET_ID", usage: "Tencent Cloud API SecretId; with no credentials and no SMS_ENDPOINT the worker runs against an in-process sandbox",
+		set: func(c *Config, raw string) error { c.SecretID = raw; return noSpace(raw, false) }},
+	{env: "TENCENTCLOUD_SECRET_KEY", secret: true, usage: "Tencent Cloud API SecretKey (prefer the environment variable: flags show in ps)",
+		set: func(c *Config, raw string) error { c.SecretKey = raw; return noSpace(raw, true) }},
+	{env: "TENCENTCLOUD_REGION", def: "ap-guangzhou", usage: "Tencent Cloud region of the SMS API",
+		set: func(c *Config, raw string) error {
+			if raw == "" || strings.Trim(raw, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+				return fmt.Errorf("%q is not a region name such as ap-guangzhou", raw)
+			}
+			c.Region = raw
+			return nil
+		}},
+	{env: "SMS_ENDPOINT", usage: "SMS API base URL, e.g. http://127.0.0.1:9000 for a sandbox (default https://sms.tencentcloudapi.com)",
+		set: func(c *Config, raw string) error {
+			if raw != "" && !strings.HasPrefix(raw, "http://") && !strings.HasPrefix(raw, "https://") {
+				return fmt.Errorf("%q is not an http:// or https:// URL", raw)
+			}
+			c.Endpoint = raw
+			return nil
+		}},
+	{env: "SMS_SDK_APP_ID", usage: "default SmsSdkAppId (required with credentials)",
+		set: func(c *Config, raw string) error {
+			if raw != "" && !isDigits(raw) {
+				return fmt.Errorf("%q is not a numeric SmsSdkAppId such as 1400000000", raw)
+			}
+			c.AppID = raw
+			return nil
+		}},
+	{env: "SMS_SIGN_NAME", usage: "default sign name, for jobs that do not name one",
+		set: func(c *Config, raw string) error { c.SignName = raw; return nil }},
+	{env: "SMS_RATE_LIMIT", def: strconv.Itoa(worker.DefaultRateLimit), usage: "SendSms calls per second, fleet-wide (all workers on this Redis)",
+		set: func(c *Config, raw string) (err error) { c.RateLimit, err = positiveInt(raw); return err }},
+	{env: "SMS_STATUS_PULL_INTERVAL", def: "10s", usage: "wait between receipt pulls (Go duration)",
+		set: func(c *Config, raw string) (err error) { c.StatusPullInterval, err = positiveDuration(raw); return err }},
+	{env: "WORKER_CONCURRENCY", def: strconv.Itoa(worker.DefaultConcurrency), usage: "task slots for the normal, bulk and maint queues",
+		set: func(c *Config, raw string) (err error) { c.Concurrency, err = positiveInt(raw); return err }},
+	{env: "METRICS_ADDR", def: "127.0.0.1:9090", usage: "host:port of /metrics, /healthz and /readyz",
+		set: func(c *Config, raw string) error {
+			_, port, err := net.SplitHostPort(raw)
+			if err != nil || (!validPort(port) && port != "0") {
+				return fmt.Errorf("%q is not a host:port", raw)
+			}
+			c.MetricsAddr = raw
+			return nil
+		}},
+
+	{env: "OTP_CONCURRENCY", def: strconv.Itoa(worker.DefaultOTPConcurrency), usage: "task slots reserved for the otp queue",
+		set: func(c *Config, raw string) (err error) { c.OTPConcurrency, err = positiveInt(raw); return err }},
+	{env: "SMS_RECONCILE_WINDOW", def: "60s", usage: "how long numbers with an unknown outcome wait for evidence before they are looked up and resent (Go duration)",
+		set: func(c *Config, raw string) (err error) { c.ReconcileWindow, err = positiveDuration(raw); return err }},
+	{env: "SMS_RECEIPT_WINDOW", def: "1h", usage: "after it, a sent number without a receipt counts as delivery unknown and its job can finish (Go duration)",
+		set: func(c *Config, raw string) (err error) { c.ReceiptWindow, err = positiveDuration(raw); return err }},
+	{env: "SMS_RETENTION", def: "72h", usage: "how long job records and receipts are kept (Go duration)",
+		set: func(c *Config, raw string) (err error) { c.Retention, err = positiveDuration(raw); return err }},
+	{env: "SMS_HALT_PROBE_INTERVAL", def: "5m", usage: "wait before a halted app (e.g. no balance) is probed again (Go duration)",
+		set: func(c *Config, raw string) (err error) { c.HaltProbeInterval, err = positiveDuration(raw); return err }},
+	{env: "SHUTDOWN_TIMEOUT", def: "15s", usage: "on SIGTERM, how long running sends may finish before their tasks go back to Redis (Go duration)",
+		set: func(c *Config, raw string) (err error) { c.ShutdownTimeout, err = positiveDuration(raw); return err }},
+	{env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error",
+		set: func(c *Config, raw string) error {
+			switch raw {
+			case "debug", "info", "warn", "error":
+				return c.LogLevel.UnmarshalText([]byte(raw))
+			}
+			return fmt.Errorf("%q is not one of debug, info, warn, error", raw)
+		}},
+	{env: "LOG_FORMAT", def: "json", usage: "json or console",
+		set: func(c *Config, raw string) error {
+			if raw != "json" && raw != "console" {
+				return fmt.Errorf("%q is not json or console", raw)
+			}
+			c.LogFormat = raw
+			return nil
+		}},
+}
+
+// settingNames returns every environment variable Load reads.
+func settingNames() []string {
+	names := make([]string, len(settings))
+	for i, s := range settings {
+		names[i] = s.env
+	}
+	return names
+}
+
+// Load reads every setting from getenv, overridden by args (flags such as --sms-rate-limit=20).
+// An empty environment variable counts as unset. Every missing or malformed setting is reported,
+// each on its own line starting with its name (the variable, or the flag when the value came from
+// one). --help returns flag.ErrHelp after printing the usage to usage (nil: discarded).
+func Load(args []string, getenv func(string) string) (Config, error) {
+	return load(args, getenv, io.Discard)
+}
+
+func load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	vals := make([]*string, len(settings))
+	for i, s := range settings {
+		help := s.usage + " (env " + s.env + ")"
+		if s.def != "" && !s.secret {
+			help += fmt.Sprintf(" (default %q)", s.def)
+		}
+		vals[i] = fs.String(s.flagName(), "", help)
+	}
+	fs.Usage = func() { printUsage(fs.Output()) }
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q (settings are flags or environment variables)", fs.Arg(0))
+	}
+	fromFlag := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { fromFlag[f.Name] = true })
+
+	var c Config
+	var errs []error
+	for i, s := range settings {
+		name, raw := s.env, getenv(s.env)
+		given := raw != ""
+		if fromFlag[s.flagName()] {
+			name, raw, given = "--"+s.flagName(), *vals[i], true
+		}
+		if !given {
+			raw = s.def
+		}
+		if s.env == "REDIS_URL" {
+			c.RedisURLSet = given
+		}
+		if err := s.set(&c, raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// printUsage lists every setting: flag, environment variable, default and meaning.
+func printUsage(w io.Writer) {
+	var b strings.Builder
+	b.WriteString("Usage: worker [flags]\n\n")
+	b.WriteString("Runs smsdispatch's worker. Every setting is an environment variable and also a flag; flags win.\n")
+	b.WriteString("With no credentials and no SMS_ENDPOINT it runs against an in-process sandbox; with REDIS_URL unset\n")
+	b.WriteString("and nothing answering on 127.0.0.1:6379 it serves an embedded, in-memory Redis there.\n\n")
+	for _, s := range settings {
+		fmt.Fprintf(&b, "  --%s (env %s)", s.flagName(), s.env)
+		if s.def != "" {
+			fmt.Fprintf(&b, " default %s", s.def)
+		}
+		fmt.Fprintf(&b, "\n        %s\n", s.usage)
+	}
+	_, _ = io.WriteString(w, b.String())
+}
+
+// Sandbox reports whether the worker runs against the in-process sandbox: no credentials and no
+// SMS_ENDPOINT.
+func (c Config) Sandbox() bool {
+	return c.SecretID == "" && c.SecretKey == "" && c.Endpoint == ""
+}
+
+// EmbeddedRedisAllowed reports whether the worker may serve an embedded Redis when nothing
+// answers at the default address: REDIS_URL and REDIS_CLUSTER_NODES are both unset.
+func (c Config) EmbeddedRedisAllowed() bool {
+	return !c.RedisURLSet && len(c.RedisClusterNodes) == 0
+}
+
+// Validate checks the settings together (each one alone was checked by Load). Errors name the
+// environment variable.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !c.Sandbox() {
+		switch {
+		case c.SecretID == "" && c.SecretKey == "":
+			add("TENCENTCLOUD_SECRET_ID: required when SMS_ENDPOINT is set (the sandbox accepts AKIDsandbox000000000000000000000000 / sandbox-secret-key)")
+		case c.SecretID == "":
+			add("TENCENTCLOUD_SECRET_ID: required when TENCENTCLOUD_SECRET_KEY is set")
+		case c.SecretKey == "":
+			add("TENCENTCLOUD_SECRET_KEY: required when TENCENTCLOUD_SECRET_ID is set")
+		}
+		if c.AppID == "" {
+			add("SMS_SDK_APP_ID: required with credentials or SMS_ENDPOINT (the SmsSdkAppId, e.g. 1400000000)")
+		}
+	}
+	if len(c.RedisClusterNodes) == 0 {
+		if c.RedisClusterUsername != "" {
+			add("REDIS_CLUSTER_USERNAME: only used with REDIS_CLUSTER_NODES (put the user in REDIS_URL)")
+		}
+		if c.RedisClusterPassword != "" {
+			add("REDIS_CLUSTER_PASSWORD: only used with REDIS_CLUSTER_NODES (put the password in REDIS_URL)")
+		}
+		if c.RedisClusterTLS {
+			add("REDIS_CLUSTER_TLS: only used with REDIS_CLUSTER_NODES (use a rediss:// REDIS_URL)")
+		}
+	}
+	if c.Retention < c.ReceiptWindow {
+		add("SMS_RETENTION: %s is shorter than SMS_RECEIPT_WINDOW (%s)", c.Retention, c.ReceiptWindow)
+	}
+	return errors.Join(errs...)
+}
+
+// workerConfig maps the settings onto worker.Config, without Redis and Tencent credentials,
+// which run fills in.
+func (c Config) workerConfig() worker.Config {
+	return worker.Config{
+		AppID:              c.AppID,
+		SignName:           c.SignName,
+		RateLimit:          c.RateLimit,
+		StatusPullInterval: c.StatusPullInterval,
+		Concurrency:        c.Concurrency,
+		OTPConcurrency:     c.OTPConcurrency,
+		ReconcileWindow:    c.ReconcileWindow,
+		ReceiptWindow:      c.ReceiptWindow,
+		Retention:          c.Retention,
+		HaltProbeInterval:  c.HaltProbeInterval,
+		ShutdownTimeout:    c.ShutdownTimeout,
+		MetricsAddr:        c.MetricsAddr,
+	}
+}
+
+func positiveInt(raw string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a positive integer", raw)
+	}
+	return n, nil
+}
+
+func positiveDuration(raw string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(raw))
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a positive Go duration such as 10s or 5m", raw)
+	}
+	return d, nil
+}
+
+func parseBool(raw string) (bool, error) {
+	b, err := strconv.ParseBool(strings.TrimSpace(raw))
+	if err != nil {
+		return false, fmt.Errorf("%q is not true or false", raw)
+	}
+	return b, nil
+}
+
+func noSpace(raw string, secret bool) error {
+	if strings.TrimSpace(raw) == raw {
+		return nil
+	}
+	if secret {
+		return errors.New("has leading or trailing white space")
+	}
+	return fmt.Errorf("%q has leading or trailing white space", raw)
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// redactURL hides the password of a Redis URL.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	i := strings.Index(raw, "://")
+	at := strings.LastIndex(raw, "@")
+	if i < 0 || at < i {
+		return raw
+	}
+	userinfo := raw[i+3 : at]
+	if u, _, ok := strings.Cut(userinfo, ":"); ok {
+		return raw[:i+3] + u + ":xxxxx" + raw[at:]
+	}
+	return raw
+}
+
+// redactErr returns err's text with raw replaced by its redacted form.
+func redactErr(err error, raw string) string {
+	return strings.ReplaceAll(err.Error(), raw, redactURL(raw))
+}
+
+// knownSetting reports whether name is an environment variable Load reads.
+func knownSetting(name string) bool { return slices.Contains(settingNames(), name) }

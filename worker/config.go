@@ -1,0 +1,227 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smsdispatch/smsdispatch/retry"
+	"github.com/smsdispatch/smsdispatch/tencentsms"
+)
+
+// Defaults applied by Config.WithDefaults to zero fields.
+const (
+	DefaultRateLimit                = 3000 // Tencent's default SendSms limit, calls per second
+	DefaultStatusPullInterval       = 10 * time.Second
+	DefaultConcurrency              = 32
+	DefaultOTPConcurrency           = 8
+	DefaultReconcileWindow          = 60 * time.Second
+	DefaultReceiptWindow            = time.Hour
+	DefaultClaimLease               = 60 * time.Second
+	DefaultRetention                = 72 * time.Hour
+	DefaultHaltProbeInterval        = 5 * time.Minute
+	DefaultSweepInterval            = time.Minute
+	DefaultSweepGrace               = time.Minute
+	DefaultShutdownTimeout          = 15 * time.Second
+	DefaultTaskCheckInterval        = time.Second
+	DefaultOTPTaskCheckInterval     = 10 * time.Millisecond
+	DefaultDelayedTaskCheckInterval = time.Second
+)
+
+// Queue weights of the main server (tasks.QueueNormal, tasks.QueueBulk, tasks.QueueMaint).
+const (
+	WeightNormal = 6
+	WeightBulk   = 1
+	WeightMaint  = 3
+)
+
+// Config is everything a Worker needs. It holds plain values only, except Redis, which the caller
+// creates and owns (the Worker never closes it). Zero fields take the Default constants (see
+// WithDefaults); Validate names the first bad field.
+type Config struct {
+	// Redis is the shared client (a *redis.Client, failover or cluster client). Required.
+	Redis redis.UniversalClient
+
+	// Tencent configures the Tencent Cloud SMS API client (credentials, region, endpoint).
+	Tencent tencentsms.Config
+	// AppID is the default SmsSdkAppId, for jobs that do not name one. Required.
+	AppID string
+	// SignName is the default sign name, for jobs that do not name one.
+	SignName string
+
+	// RateLimit is the fleet-wide SendSms limit: calls in any sliding second, summed over every
+	// worker sharing Redis. Default 3000.
+	RateLimit int
+	// StatusPullInterval is the wait between receipt pulls (PullSmsSendStatus). Default 10 s.
+	StatusPullInterval time.Duration
+
+	// Concurrency is the number of main-server slots (normal, bulk and maint queues). Default 32.
+	Concurrency int
+	// OTPConcurrency is the number of slots of the OTP server, which serves only the otp queue, so
+	// OTPs are never stuck behind bulk batches. Default 8.
+	OTPConcurrency int
+
+	// ReconcileWindow is how long numbers with an unknown outcome wait for evidence (a receipt)
+	// before they are looked up by number and, without evidence, resent. Default 60 s.
+	ReconcileWindow time.Duration
+	// ReceiptWindow is how long after its send a number without a receipt still keeps its job
+	// open; after it the number counts as sent with an unknown delivery. Default 1 h.
+	ReceiptWindow time.Duration
+	// ClaimLease is how long a batch claim is honoured without a commit before its numbers are
+	// considered unknown (the attempt died). Keep it above Tencent.Timeout. Default 60 s.
+	ClaimLease time.Duration
+	// Retention is the TTL of job records, serial index and receipts. Default 72 h.
+	Retention time.Duration
+	// HaltProbeInterval is how long a halted app waits before one batch probes it. Default 5 min.
+	HaltProbeInterval time.Duration
+	// SweepInterval is the period of the sweeper (re-enqueues batches whose task is gone).
+	// Default 1 min.
+	SweepInterval time.Duration
+	// SweepGrace is how long a batch may be due without having been sent before the sweeper
+	// enqueues its task again. Default 1 min.
+	SweepGrace time.Duration
+
+	// ShutdownTimeout is how long Shutdown lets running handlers finish before asynq puts their
+	// tasks back in Redis (the batch records then settle them). Default 15 s, above the Tencent
+	// client's default 10 s call timeout.
+	ShutdownTimeout time.Duration
+	// TaskCheckInterval is the main server's poll interval when its queues are empty. Default 1 s.
+	TaskCheckInterval time.Duration
+	// OTPTaskCheckInterval is the OTP server's poll interval. Default 10 ms.
+	OTPTaskCheckInterval time.Duration
+	// DelayedTaskCheckInterval is how often scheduled and retry tasks are moved to pending on
+	// both servers. Default 1 s.
+	DelayedTaskCheckInterval time.Duration
+
+	// MetricsAddr is the host:port of the HTTP endpoints /metrics, /healthz and /readyz. Empty
+	// means no HTTP server; port 0 picks a free port (see Worker.MetricsAddr).
+	MetricsAddr string
+
+	// RetryPolicy is the send retry policy; zero fields take retry's defaults. HaltProbe, when
+	// zero, is set from HaltProbeInterval.
+	RetryPolicy retry.Policy
+
+	// Now is the clock (nil means time.Now).
+	Now func() time.Time
+}
+
+// ConfigError reports an invalid Config field.
+type ConfigError struct {
+	Field string // Go field name, e.g. "RateLimit"
+	Value any
+	Err   error
+}
+
+func (e *ConfigError) Error() string {
+	if e.Value == nil {
+		return fmt.Sprintf("worker: config %s: %v", e.Field, e.Err)
+	}
+	return fmt.Sprintf("worker: config %s = %v: %v", e.Field, e.Value, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+var (
+	errRequired    = errors.New("required")
+	errNotPositive = errors.New("must be positive")
+	errNegative    = errors.New("must not be negative")
+)
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	setInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setInt(&c.RateLimit, DefaultRateLimit)
+	setDur(&c.StatusPullInterval, DefaultStatusPullInterval)
+	setInt(&c.Concurrency, DefaultConcurrency)
+	setInt(&c.OTPConcurrency, DefaultOTPConcurrency)
+	setDur(&c.ReconcileWindow, DefaultReconcileWindow)
+	setDur(&c.ReceiptWindow, DefaultReceiptWindow)
+	setDur(&c.ClaimLease, DefaultClaimLease)
+	setDur(&c.Retention, DefaultRetention)
+	setDur(&c.HaltProbeInterval, DefaultHaltProbeInterval)
+	setDur(&c.SweepInterval, DefaultSweepInterval)
+	setDur(&c.SweepGrace, DefaultSweepGrace)
+	setDur(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	setDur(&c.TaskCheckInterval, DefaultTaskCheckInterval)
+	setDur(&c.OTPTaskCheckInterval, DefaultOTPTaskCheckInterval)
+	setDur(&c.DelayedTaskCheckInterval, DefaultDelayedTaskCheckInterval)
+	if c.RetryPolicy.HaltProbe == 0 {
+		c.RetryPolicy.HaltProbe = c.HaltProbeInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate checks c (after WithDefaults; New applies both) and returns a *ConfigError naming the
+// first bad field.
+func (c Config) Validate() error {
+	bad := func(field string, value any, err error) error {
+		return &ConfigError{Field: field, Value: value, Err: err}
+	}
+	if c.Redis == nil {
+		return bad("Redis", nil, errRequired)
+	}
+	if c.Tencent.SecretID == "" {
+		return bad("Tencent.SecretID", nil, errRequired)
+	}
+	if c.Tencent.SecretKey == "" {
+		return bad("Tencent.SecretKey", nil, errRequired)
+	}
+	if c.AppID == "" {
+		return bad("AppID", nil, errRequired)
+	}
+	for _, r := range []struct {
+		field string
+		v     int
+	}{
+		{"RateLimit", c.RateLimit}, {"Concurrency", c.Concurrency}, {"OTPConcurrency", c.OTPConcurrency},
+	} {
+		if r.v <= 0 {
+			return bad(r.field, r.v, errNotPositive)
+		}
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{
+		{"StatusPullInterval", c.StatusPullInterval},
+		{"ReconcileWindow", c.ReconcileWindow},
+		{"ReceiptWindow", c.ReceiptWindow},
+		{"ClaimLease", c.ClaimLease},
+		{"Retention", c.Retention},
+		{"HaltProbeInterval", c.HaltProbeInterval},
+		{"SweepInterval", c.SweepInterval},
+		{"SweepGrace", c.SweepGrace},
+		{"ShutdownTimeout", c.ShutdownTimeout},
+		{"TaskCheckInterval", c.TaskCheckInterval},
+		{"OTPTaskCheckInterval", c.OTPTaskCheckInterval},
+		{"DelayedTaskCheckInterval", c.DelayedTaskCheckInterval},
+	} {
+		if d.v <= 0 {
+			return bad(d.field, d.v, errNotPositive)
+		}
+	}
+	if c.Retention < c.ReceiptWindow {
+		return bad("Retention", c.Retention, fmt.Errorf("must be at least ReceiptWindow (%s)", c.ReceiptWindow))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return bad("MetricsAddr", c.MetricsAddr, fmt.Errorf("not host:port: %w", err))
+		}
+	}
+	return nil
+}

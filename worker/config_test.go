@@ -1,0 +1,91 @@
+package worker
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smsdispatch/smsdispatch/tencentsms"
+)
+
+func validConfig(t *testing.T) Config {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return Config{
+		Redis:   rdb,
+		Tencent: tencentsms.Config{SecretID: "AKIDx", SecretKey: "k", Endpoint: "http://127.0.0.1:1"},
+		AppID:   "1400000000",
+	}
+}
+
+func TestWithDefaults(t *testing.T) {
+	c := Config{}.WithDefaults()
+	for _, d := range []struct {
+		name      string
+		got, want any
+	}{
+		{"RateLimit", c.RateLimit, 3000},
+		{"StatusPullInterval", c.StatusPullInterval, 10 * time.Second},
+		{"Concurrency", c.Concurrency, 32},
+		{"OTPConcurrency", c.OTPConcurrency, 8},
+		{"ReconcileWindow", c.ReconcileWindow, 60 * time.Second},
+		{"ReceiptWindow", c.ReceiptWindow, time.Hour},
+		{"Retention", c.Retention, 72 * time.Hour},
+		{"HaltProbeInterval", c.HaltProbeInterval, 5 * time.Minute},
+		{"OTPTaskCheckInterval", c.OTPTaskCheckInterval, 10 * time.Millisecond},
+		{"RetryPolicy.HaltProbe", c.RetryPolicy.HaltProbe, 5 * time.Minute},
+	} {
+		if d.got != d.want {
+			t.Errorf("%s = %v, want %v", d.name, d.got, d.want)
+		}
+	}
+	if c.Now == nil {
+		t.Error("Now is nil")
+	}
+	// Set fields are kept.
+	c = Config{RateLimit: 20, HaltProbeInterval: time.Minute}.WithDefaults()
+	if c.RateLimit != 20 || c.RetryPolicy.HaltProbe != time.Minute {
+		t.Errorf("set fields changed: %d %s", c.RateLimit, c.RetryPolicy.HaltProbe)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		field  string
+		mutate func(c *Config)
+	}{
+		{"", func(c *Config) {}},
+		{"Redis", func(c *Config) { c.Redis = nil }},
+		{"Tencent.SecretID", func(c *Config) { c.Tencent.SecretID = "" }},
+		{"Tencent.SecretKey", func(c *Config) { c.Tencent.SecretKey = "" }},
+		{"AppID", func(c *Config) { c.AppID = "" }},
+		{"RateLimit", func(c *Config) { c.RateLimit = -1 }},
+		{"Concurrency", func(c *Config) { c.Concurrency = -3 }},
+		{"OTPConcurrency", func(c *Config) { c.OTPConcurrency = -1 }},
+		{"StatusPullInterval", func(c *Config) { c.StatusPullInterval = -time.Second }},
+		{"ReconcileWindow", func(c *Config) { c.ReconcileWindow = -time.Second }},
+		{"ShutdownTimeout", func(c *Config) { c.ShutdownTimeout = -time.Second }},
+		{"Retention", func(c *Config) { c.Retention = time.Minute }},
+		{"MetricsAddr", func(c *Config) { c.MetricsAddr = "9090" }},
+	}
+	for _, tc := range cases {
+		c := validConfig(t)
+		tc.mutate(&c)
+		err := c.WithDefaults().Validate()
+		if tc.field == "" {
+			if err != nil {
+				t.Errorf("valid config: %v", err)
+			}
+			continue
+		}
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != tc.field {
+			t.Errorf("%s: err = %v, want a ConfigError for %s", tc.field, err, tc.field)
+		}
+	}
+}

@@ -1,0 +1,81 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// taskMetrics counts and times every task the worker runs, by type and result.
+type taskMetrics struct {
+	total    *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// Task results, the "result" label of smsdispatch_worker_tasks_total.
+const (
+	resultOK    = "ok"
+	resultWait  = "wait"  // not a failure: rate limited, busy, not yet due
+	resultError = "error" // a failure asynq retries or archives
+)
+
+func newTaskMetrics(reg prometheus.Registerer) (*taskMetrics, error) {
+	m := &taskMetrics{
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsdispatch_worker_tasks_total",
+			Help: "Tasks run by this worker, by task type, queue and result (ok, wait, error).",
+		}, []string{"type", "queue", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "smsdispatch_worker_task_duration_seconds",
+			Help:    "Time spent in the task handler, by task type.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"type"}),
+	}
+	var err error
+	if m.total, err = register(reg, m.total); err != nil {
+		return nil, err
+	}
+	if m.duration, err = register(reg, m.duration); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c, or returns the collector already registered under its name (several
+// workers sharing one registry share their metrics).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
+}
+
+func (m *taskMetrics) middleware(isFailure func(error) bool) asynq.MiddlewareFunc {
+	return func(next asynq.Handler) asynq.Handler {
+		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+			start := time.Now()
+			err := next.ProcessTask(ctx, t)
+			m.duration.WithLabelValues(t.Type()).Observe(time.Since(start).Seconds())
+			result := resultOK
+			switch {
+			case err == nil:
+			case !isFailure(err):
+				result = resultWait
+			default:
+				result = resultError
+			}
+			queue, _ := asynq.GetQueueName(ctx)
+			m.total.WithLabelValues(t.Type(), queue, result).Inc()
+			return err
+		})
+	}
+}

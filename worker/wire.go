@@ -1,0 +1,160 @@
+package worker
+
+import (
+	"fmt"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/smsdispatch/smsdispatch/dispatcher"
+	"github.com/smsdispatch/smsdispatch/ratelimit"
+	"github.com/smsdispatch/smsdispatch/store"
+	"github.com/smsdispatch/smsdispatch/tencentsms"
+)
+
+// Fleet-wide budgets of the Tencent APIs other than SendSms, kept under Tencent's own limits
+// (PullSmsSendStatusByPhoneNumber 20/s, PullSmsSendStatus 100/s per account).
+const (
+	ByPhoneRateLimit    = 18
+	PullStatusRateLimit = 90
+)
+
+// parts are the dispatcher pieces the worker runs.
+type parts struct {
+	send, reconcile, probe asynq.Handler
+	retryDelay             asynq.RetryDelayFunc
+	isFailure              func(error) bool
+	loops                  []loop
+	closeFn                func()
+}
+
+func (p *parts) close() {
+	if p.closeFn != nil {
+		p.closeFn()
+	}
+}
+
+// build wires the store, the Tencent client, the rate limiters and the dispatcher's handlers and
+// loops from cfg (defaults applied, validated).
+func build(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*parts, error) {
+	st := store.New(cfg.Redis, store.Options{
+		Retention:     cfg.Retention,
+		ClaimLease:    cfg.ClaimLease,
+		ReceiptWindow: cfg.ReceiptWindow,
+		Now:           cfg.Now,
+	})
+	tc, err := tencentsms.New(cfg.Tencent)
+	if err != nil {
+		return nil, fmt.Errorf("worker: config Tencent: %w", err)
+	}
+	fail := func(err error) (*parts, error) {
+		_ = tc.Close()
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	region := cfg.Tencent.Region
+	if region == "" {
+		region = tencentsms.DefaultRegion
+	}
+	limiter := func(api string, perSecond int) (*ratelimit.Limiter, error) {
+		return ratelimit.New(cfg.Redis, ratelimit.Key(api, region, cfg.Tencent.SecretID), perSecond)
+	}
+	sendLim, err := limiter("SendSms", cfg.RateLimit)
+	if err != nil {
+		return fail(err)
+	}
+	byPhoneLim, err := limiter("PullSmsSendStatusByPhoneNumber", ByPhoneRateLimit)
+	if err != nil {
+		return fail(err)
+	}
+	pullLim, err := limiter("PullSmsSendStatus", PullStatusRateLimit)
+	if err != nil {
+		return fail(err)
+	}
+	m, err := dispatcher.NewMetrics(reg)
+	if err != nil {
+		return fail(err)
+	}
+	// The asynq client shares the caller's Redis client; asynq never closes a shared client.
+	enq := dispatcher.AsynqEnqueuer{Client: asynq.NewClientFromRedisClient(cfg.Redis)}
+	log := logger.Named("dispatcher")
+
+	send, err := dispatcher.NewSendHandler(dispatcher.SendConfig{
+		Store:             st,
+		Sender:            tc,
+		Enqueuer:          enq,
+		Limiter:           sendLim,
+		Logger:            log,
+		Metrics:           m,
+		Policy:            cfg.RetryPolicy,
+		ReconcileWindow:   cfg.ReconcileWindow,
+		HaltProbeInterval: cfg.HaltProbeInterval,
+		SignName:          cfg.SignName,
+		Now:               cfg.Now,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	probe, err := dispatcher.NewProbeHandler(dispatcher.ProbeConfig{
+		Send:              send,
+		Store:             st,
+		Enqueuer:          enq,
+		Logger:            log,
+		Metrics:           m,
+		HaltProbeInterval: cfg.HaltProbeInterval,
+		Now:               cfg.Now,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	reconcile, err := dispatcher.NewReconcileHandler(dispatcher.ReconcileConfig{
+		Store:           st,
+		Puller:          tc,
+		Enqueuer:        enq,
+		Limiter:         byPhoneLim,
+		Logger:          log,
+		Metrics:         m,
+		ReconcileWindow: cfg.ReconcileWindow,
+		Now:             cfg.Now,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	puller, err := dispatcher.NewPuller(dispatcher.PullerConfig{
+		Store:    st,
+		Puller:   tc,
+		Limiter:  pullLim,
+		Apps:     []string{cfg.AppID},
+		Logger:   log,
+		Metrics:  m,
+		Interval: cfg.StatusPullInterval,
+		Now:      cfg.Now,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	sweeper, err := dispatcher.NewSweeper(dispatcher.SweeperConfig{
+		Store:    st,
+		Enqueuer: enq,
+		Logger:   log,
+		Metrics:  m,
+		Interval: cfg.SweepInterval,
+		Grace:    cfg.SweepGrace,
+		Now:      cfg.Now,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return &parts{
+		send:       send,
+		reconcile:  reconcile,
+		probe:      probe,
+		retryDelay: dispatcher.RetryDelay,
+		isFailure:  dispatcher.IsFailure,
+		loops: []loop{
+			{name: "puller", run: puller.Run},
+			{name: "sweeper", run: sweeper.Run},
+		},
+		closeFn: func() { _ = tc.Close() },
+	}, nil
+}
