@@ -349,15 +349,12 @@ func (c *Client) Send(ctx context.Context, req Request) (Result, error) {
 		return res, &FieldError{Field: "Recipients", Reason: fmt.Sprintf("no valid recipients (%d rejected, %d duplicates)", stats.Rejected, stats.Duplicates)}
 	}
 	set := b.Finish()
-	batches := make([]store.NewBatch, 0, set.NumBatches())
-	for bt := range set.Batches() {
-		batches = append(batches, store.NewBatch(bt))
-	}
-	created, err := c.store.CreateJob(ctx, job, set.ParamSets(), batches, stats.Rejected)
+	nbatches := set.NumBatches()
+	created, err := c.createJob(ctx, job, set, stats.Rejected)
 	switch {
 	case errors.Is(err, store.ErrCreateConflict):
 		// Another producer is creating the same job id right now; it enqueues the batches.
-		return Result{JobID: job.ID, Created: false, Accepted: stats.Accepted, Batches: len(batches)}, nil
+		return Result{JobID: job.ID, Created: false, Accepted: stats.Accepted, Batches: nbatches}, nil
 	case err != nil:
 		return res, fmt.Errorf("client: create job %s: %w", job.ID, err)
 	case !created:
@@ -365,16 +362,27 @@ func (c *Client) Send(ctx context.Context, req Request) (Result, error) {
 		existing.JobID = job.ID
 		return existing, err
 	}
-	res.Created, res.Accepted, res.Batches = true, stats.Accepted, len(batches)
+	res.Created, res.Accepted, res.Batches = true, stats.Accepted, nbatches
 	c.log.Info("job created", zap.String("job", job.ID), zap.String("priority", job.Priority),
 		zap.Int("accepted", stats.Accepted), zap.Int("rejected", stats.Rejected),
-		zap.Int("duplicates", stats.Duplicates), zap.Int("batches", len(batches)))
+		zap.Int("duplicates", stats.Duplicates), zap.Int("batches", nbatches))
 
 	refs := func(i int) (store.Job, int) { return job, i }
 	if failed, err := c.enqueueAll(ctx, res.Batches, refs); err != nil {
 		return res, fmt.Errorf("client: job %s %w (%d of %d batches not enqueued): %w", job.ID, ErrNotEnqueued, failed, res.Batches, err)
 	}
 	return res, nil
+}
+
+// createJob writes the job and the batches of set to the store, streaming them packed: one
+// pipeline chunk of batches at a time, no E.164 strings built.
+func (c *Client) createJob(ctx context.Context, job store.Job, set *recipients.Set, rejected int) (bool, error) {
+	var buf []uint64 // the store keeps nothing between calls: one buffer serves every batch
+	return c.store.CreateJobStream(ctx, job, set.ParamSets(), set.NumBatches(), func(i int) (store.NewBatch, error) {
+		b := set.PackedBatch(i, buf)
+		buf = b.Packed
+		return store.NewBatch(b), nil
+	}, rejected)
 }
 
 // existing returns the Result of an existing job, ok=false when there is none.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -234,24 +235,31 @@ func (b *Builder) Finish() *Set {
 		}
 		return 1
 	})
-	s := &Set{groups: groups, paramKeys: b.paramKeys, maxBatch: b.maxBatch, stats: b.stats}
+	first := make([]int, len(groups)+1)
+	for i, g := range groups {
+		first[i+1] = first[i] + (g.n+b.maxBatch-1)/b.maxBatch
+	}
+	s := &Set{groups: groups, firstBatch: first, paramKeys: b.paramKeys, maxBatch: b.maxBatch, stats: b.stats}
 	*b = Builder{}
 	return s
 }
 
 // Set is a job's accepted recipients, grouped. It is immutable and safe for concurrent reads.
 type Set struct {
-	groups    []*group
-	paramKeys []string
-	maxBatch  int
-	stats     Stats
+	groups     []*group
+	firstBatch []int // index of each group's first batch; the last entry is NumBatches
+	paramKeys  []string
+	maxBatch   int
+	stats      Stats
 }
 
-// Batch is one batch of a job, shaped like store.NewBatch.
+// Batch is one batch of a job, shaped like store.NewBatch (convert with store.NewBatch(b)). Its
+// numbers are in Numbers (from Batches) or in Packed (from PackedBatch), never in both.
 type Batch struct {
 	ParamSet int      // index into Set.ParamSets()
 	Intl     bool     // international numbers (never mixed with +86 in one batch)
 	Numbers  []string // E.164 with '+', 1..MaxBatch, unique within the job
+	Packed   []uint64 // or: the numbers as uint64(Number), the E.164 digits
 }
 
 // Stats returns the counts of the builder that made the set.
@@ -271,12 +279,42 @@ func (s *Set) ParamSets() [][]string {
 }
 
 // NumBatches is how many batches Batches yields.
-func (s *Set) NumBatches() int {
-	total := 0
-	for _, g := range s.groups {
-		total += (g.n + s.maxBatch - 1) / s.maxBatch
+func (s *Set) NumBatches() int { return s.firstBatch[len(s.firstBatch)-1] }
+
+// PackedBatch returns batch i (0 <= i < NumBatches; the i-th batch Batches yields) without
+// rendering it: Packed holds its numbers as uint64(Number), Numbers is nil. The numbers are
+// written into buf when it is large enough, so passing the previous batch's Packed reuses its
+// memory. It panics when i is out of range. Safe for concurrent use with distinct bufs.
+func (s *Set) PackedBatch(i int, buf []uint64) Batch {
+	if i < 0 || i >= s.NumBatches() {
+		panic(fmt.Sprintf("recipients: batch %d out of range [0, %d)", i, s.NumBatches()))
 	}
-	return total
+	gi := sort.Search(len(s.groups), func(k int) bool { return s.firstBatch[k+1] > i })
+	g := s.groups[gi]
+	off := (i - s.firstBatch[gi]) * s.maxBatch
+	n := min(s.maxBatch, g.n-off)
+	out := buf[:0]
+	for ci, pos := chunkPos(off); len(out) < n; ci, pos = ci+1, 0 {
+		c := g.chunks[ci][pos:]
+		for _, v := range c[:min(n-len(out), len(c))] {
+			out = append(out, uint64(v))
+		}
+	}
+	return Batch{ParamSet: int(g.key.pi), Intl: g.key.intl, Packed: out}
+}
+
+// chunkPos returns the chunk holding a group's off-th number and its position there. Chunk
+// capacities are those group.add allocates: 8, 16, 32, ... up to maxChunk, then maxChunk each.
+func chunkPos(off int) (chunk, pos int) {
+	size := 8
+	for ; size < maxChunk; size *= 2 {
+		if off < size {
+			return chunk, off
+		}
+		off -= size
+		chunk++
+	}
+	return chunk + off/maxChunk, off % maxChunk
 }
 
 // Batches yields the batches in a deterministic order: by param set, domestic before

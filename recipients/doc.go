@@ -5,8 +5,9 @@
 // param set and never mix mainland China (+86) with international numbers.
 //
 // Accepted numbers are held compactly (a uint64 of the E.164 digits per number plus a
-// deduplication set), so a 10-million-recipient job fits in a few hundred MB of producer memory;
-// batches are rendered lazily, one at a time, as E.164 strings for store.CreateJob.
+// deduplication set, released by Finish), so a 10-million-recipient job fits in a few hundred MB
+// of producer memory. Batches are handed out lazily, one at a time: packed (Set.PackedBatch, by
+// index, for store.CreateJobStream, no strings built) or rendered as E.164 strings (Set.Batches).
 //
 // The package does no I/O besides reading the io.Reader it is given, and never reads the
 // environment.

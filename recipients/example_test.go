@@ -71,3 +71,28 @@ func ExampleBuilder() {
 	// 0 true [+442070313000]
 	// 1 false [+8613800138001]
 }
+
+// ExampleSet_PackedBatch hands batches out by index with their numbers packed (the E.164 digits
+// as integers), the form store.CreateJobStream writes without building strings.
+func ExampleSet_PackedBatch() {
+	b, err := recipients.NewBuilder(recipients.Options{Region: "CN", MaxBatch: 2})
+	if err != nil {
+		panic(err)
+	}
+	for _, num := range []string{"13800138000", "13800138001", "+44 20 7031 3000", "13800138002"} {
+		if err := b.Add(num, nil); err != nil {
+			panic(err)
+		}
+	}
+	set := b.Finish()
+	var buf []uint64
+	for i := range set.NumBatches() {
+		batch := set.PackedBatch(i, buf)
+		buf = batch.Packed // reuse the memory for the next batch
+		fmt.Println(i, batch.ParamSet, batch.Intl, batch.Packed)
+	}
+	// Output:
+	// 0 0 false [8613800138000 8613800138001]
+	// 1 0 false [8613800138002]
+	// 2 0 true [442070313000]
+}

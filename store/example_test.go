@@ -72,3 +72,43 @@ func ExampleParseE164() {
 	// 8613812345678 <nil> +8613812345678 +86138****5678
 	// store: invalid input: number 138123****5678 is not E.164: it must start with '+' and a digit
 }
+
+// ExampleStore_CreateJobStream writes a job whose batches are pulled one at a time, with their
+// numbers packed (the E.164 digits as integers): a producer never holds the whole job as strings.
+func ExampleStore_CreateJobStream() {
+	mr, err := miniredis.Run()
+	if err != nil {
+		panic(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+	st := store.New(rdb, store.Options{})
+
+	// 1,000 numbers from +8613800000000 in batches of 200, generated on demand into one buffer.
+	const n, size = 1000, store.MaxBatchSize
+	var buf []uint64
+	batch := func(i int) (store.NewBatch, error) {
+		buf = buf[:0]
+		for k := i * size; k < min((i+1)*size, n); k++ {
+			buf = append(buf, 8613800000000+uint64(k))
+		}
+		return store.NewBatch{ParamSet: 0, Packed: buf}, nil
+	}
+	job := store.Job{ID: "job-43", AppID: "1400000001", SignName: "Acme", TemplateID: "1001"}
+	created, err := st.CreateJobStream(ctx, job, [][]string{{"spring"}}, (n+size-1)/size, batch, 0)
+	fmt.Println(created, err)
+	created, err = st.CreateJobStream(ctx, job, [][]string{{"spring"}}, (n+size-1)/size, batch, 0)
+	fmt.Println(created, err) // the job exists: nothing written
+
+	claim, _ := st.Claim(ctx, "job-43", 4, "token")
+	fmt.Println(claim.Outcome, len(claim.Numbers), claim.Numbers[0], claim.Params)
+	status, _ := st.Status(ctx, "job-43")
+	fmt.Println(status.Total, status.Batches)
+	// Output:
+	// true <nil>
+	// false <nil>
+	// Claimed 200 +8613800000800 [spring]
+	// 1000 5
+}

@@ -2,11 +2,8 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,11 +20,14 @@ type Job struct {
 	DeferDailyLimit                                       bool
 }
 
-// NewBatch is one batch given to CreateJob.
+// NewBatch is one batch given to CreateJob or CreateJobStream. Its numbers are given either as
+// E.164 strings (Numbers) or packed (Packed: the digits as an integer, the form the batch record
+// stores, so they are written without building strings); Packed is used when Numbers is empty.
 type NewBatch struct {
 	ParamSet int      // index into paramSets
 	Intl     bool     // international numbers (never mixed with +86 in one batch)
 	Numbers  []string // E.164 with '+', 1..200, already deduplicated by the producer
+	Packed   []uint64 // or: the E.164 digits as integers (+8613800000000 -> 8613800000000), 1..200
 }
 
 // Batch is a batch that still needs its send task run (PendingBatches).
@@ -74,9 +74,6 @@ const (
 	PriorityBulk   = "bulk"
 )
 
-// createChunk is how many batch records one pipeline round trip of CreateJob writes.
-const createChunk = 500
-
 // sweepChunk is how many batches one Cancel/FailJob script visits. Each visit is a few string
 // operations on at most 200 state bytes, so a chunk stays well under a millisecond of script time.
 const sweepChunk = 256
@@ -105,150 +102,6 @@ func boolArg(b bool) string {
 		return "1"
 	}
 	return "0"
-}
-
-// CreateJob writes the job, its param sets and batches 0..len(batches)-1 (pipelined in chunks) and
-// registers it as active. created=false, err=nil when a job with this ID already exists: nothing is
-// written. rejected = invalid input lines, stored for Status.
-//
-// Creation is resumable: the job hash is written first with ready=0, then params and batches,
-// then ready=1 (only then can batches be claimed). A creator that died midway leaves a job that
-// is not ready; calling CreateJob again with the same input completes it.
-func (s *Store) CreateJob(ctx context.Context, job Job, paramSets [][]string, batches []NewBatch, rejected int) (created bool, err error) {
-	if err := checkID("job id", job.ID); err != nil {
-		return false, err
-	}
-	if err := checkID("app id", job.AppID); err != nil {
-		return false, fmt.Errorf("job %s: %w", job.ID, err)
-	}
-	switch job.Priority {
-	case "":
-		job.Priority = PriorityNormal
-	case PriorityOTP, PriorityNormal, PriorityBulk:
-	default:
-		return false, invalidf("job %s: priority %q is not otp, normal or bulk", job.ID, job.Priority)
-	}
-	if rejected < 0 {
-		return false, invalidf("job %s: negative rejected count %d", job.ID, rejected)
-	}
-	now := s.now()
-	if job.CreatedAt.IsZero() {
-		job.CreatedAt = now
-	}
-
-	// Validate and pack everything before the first write.
-	packed := make([][]byte, len(batches))
-	all := make([]uint64, 0, len(batches)*MaxBatchSize)
-	for i, b := range batches {
-		if len(b.Numbers) == 0 || len(b.Numbers) > MaxBatchSize {
-			return false, invalidf("job %s: batch %d has %d numbers, want 1..%d", job.ID, i, len(b.Numbers), MaxBatchSize)
-		}
-		if b.ParamSet < 0 || (b.ParamSet >= len(paramSets) && !(len(paramSets) == 0 && b.ParamSet == 0)) {
-			return false, invalidf("job %s: batch %d refers to param set %d, have %d", job.ID, i, b.ParamSet, len(paramSets))
-		}
-		buf := make([]byte, 0, len(b.Numbers)*packedSize)
-		for j, n := range b.Numbers {
-			v, err := ParseE164(n)
-			if err != nil {
-				return false, fmt.Errorf("job %s: batch %d number %d: %w", job.ID, i, j, err)
-			}
-			buf = packNumber(buf, v)
-			all = append(all, v)
-		}
-		packed[i] = buf
-	}
-	slices.Sort(all)
-	for i := 1; i < len(all); i++ {
-		if all[i] == all[i-1] {
-			return false, invalidf("job %s: number %s appears more than once", job.ID, MaskNumber(FormatE164(all[i])))
-		}
-	}
-	params := make([]any, len(paramSets))
-	for i, ps := range paramSets {
-		if ps == nil {
-			ps = []string{}
-		}
-		b, err := json.Marshal(ps)
-		if err != nil {
-			return false, fmt.Errorf("store: job %s: param set %d: %w", job.ID, i, err)
-		}
-		params[i] = string(b)
-	}
-
-	// Keys of a scheduled job must outlive its send time.
-	ttl := s.opts.Retention
-	if d := job.SendAt.Sub(now); d > 0 {
-		ttl += d
-	}
-	ttlArg := strconv.FormatInt(ttl.Milliseconds(), 10)
-
-	jk := jobKey(job.ID)
-	nonce := newToken()
-	begin, err := createBeginScript.Run(ctx, s.rdb, []string{jk}, ttlArg, nonce,
-		"app", job.AppID, "sign", job.SignName, "tpl", job.TemplateID, "sender", job.SenderID,
-		"ext", job.ExtendCode, "prio", job.Priority, "send_at", msOf(job.SendAt),
-		"expires_at", msOf(job.ExpiresAt), "created", msOf(job.CreatedAt),
-		"defer_daily", boolArg(job.DeferDailyLimit)).Int()
-	if err != nil {
-		return false, wrap("create job "+job.ID, err)
-	}
-	if begin == 0 {
-		return false, nil
-	}
-
-	// Params and batches, in chunks; every chunk is refused once another creator took over or
-	// the job became ready (so a record already claimed is never overwritten).
-	pk := paramsKey(job.ID)
-	total := 0
-	pmode := "d"
-	for from, pfrom := 0, 0; from < len(batches) || pfrom < len(params) || pmode == "d"; {
-		pto := min(pfrom+createChunk, len(params))
-		to := min(from+createChunk, len(batches))
-		keys := []string{jk, pk}
-		args := []any{nonce, ttlArg, pmode, pto - pfrom}
-		args = append(args, params[pfrom:pto]...)
-		for i := from; i < to; i++ {
-			b := batches[i]
-			keys = append(keys, batchKey(job.ID, i))
-			args = append(args, packed[i], strings.Repeat("p", len(b.Numbers)), b.ParamSet, boolArg(b.Intl))
-		}
-		res, err := createWriteScript.Run(ctx, s.rdb, keys, args...).Int()
-		if err != nil {
-			return false, wrap(fmt.Sprintf("create job %s: batches %d..%d", job.ID, from, to-1), err)
-		}
-		switch res {
-		case 0:
-			return false, nil // another creator finished it
-		case -1:
-			return false, fmt.Errorf("%w: job %s", ErrCreateConflict, job.ID)
-		}
-		for i := from; i < to; i++ {
-			total += len(batches[i].Numbers)
-		}
-		pmode = "a"
-		from, pfrom = to, pto
-	}
-
-	// Register as active before the job becomes ready, so a crash in between leaves it visible
-	// to the sweeper rather than invisible.
-	if err := touchAddScript.Run(ctx, s.rdb, []string{activeKey}, "z", job.ID, msOf(job.CreatedAt), ttlArg).Err(); err != nil {
-		return false, wrap("create job "+job.ID+": register active", err)
-	}
-	lastUse := now
-	if job.SendAt.After(lastUse) {
-		lastUse = job.SendAt
-	}
-	if err := touchAddScript.Run(ctx, s.rdb, []string{appsKey}, "g", job.AppID, lastUse.UnixMilli(), ttlArg).Err(); err != nil {
-		return false, wrap("create job "+job.ID+": register app", err)
-	}
-	fin, err := createFinishScript.Run(ctx, s.rdb, []string{jk}, nonce, total, len(batches), rejected, ttlArg).Int()
-	if err != nil {
-		return false, wrap("create job "+job.ID+": finish", err)
-	}
-	if fin < 0 {
-		return false, fmt.Errorf("%w: job %s", ErrCreateConflict, job.ID)
-	}
-	return fin == 1, nil
 }
 
 // readJob returns the job hash of a ready job, or ErrNotFound.
