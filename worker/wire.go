@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/hibiken/asynq"
@@ -27,6 +28,8 @@ type parts struct {
 	isFailure              func(error) bool
 	loops                  []loop
 	closeFn                func()
+	// advertise tells producers which app and sign name this worker defaults to.
+	advertise func(context.Context) error
 }
 
 func (p *parts) close() {
@@ -156,5 +159,8 @@ func build(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*parts, e
 			{name: "sweeper", run: sweeper.Run},
 		},
 		closeFn: func() { _ = tc.Close() },
+		advertise: func(ctx context.Context) error {
+			return st.AdvertiseDefaults(ctx, store.Defaults{AppID: cfg.AppID, SignName: cfg.SignName})
+		},
 	}, nil
 }

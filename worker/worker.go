@@ -173,6 +173,11 @@ func (w *Worker) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if w.cfg.AppID != "" {
+		if err := w.parts.advertise(ctx); err != nil {
+			return fmt.Errorf("worker: advertise default app: %w", err)
+		}
+	}
 	if w.http != nil {
 		var lc net.ListenConfig
 		ln, err := lc.Listen(ctx, "tcp", w.cfg.MetricsAddr)

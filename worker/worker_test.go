@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/smsdispatch/smsdispatch/dispatcher"
+	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tasks"
 )
 
@@ -53,6 +54,10 @@ func TestLifecycle(t *testing.T) {
 	}
 	if err := w.Start(ctx); !errors.Is(err, ErrState) {
 		t.Errorf("second Start: %v, want ErrState", err)
+	}
+	// Producers learn the default app from Redis.
+	if d, err := store.New(rdb, store.Options{}).AdvertisedDefaults(ctx); err != nil || d.AppID != cfg.AppID || d.SignName != cfg.SignName {
+		t.Errorf("advertised defaults = %+v, %v; want app %s sign %s", d, err, cfg.AppID, cfg.SignName)
 	}
 	base := "http://" + w.MetricsAddr()
 	if code, body := httpGet(t, base+"/healthz"); code != 200 || body != "ok\n" {

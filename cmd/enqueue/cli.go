@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smsdispatch/smsdispatch/client"
-	"github.com/smsdispatch/smsdispatch/sandbox"
 	"github.com/smsdispatch/smsdispatch/store"
 )
 
@@ -190,10 +189,6 @@ func (a *app) sendCommand() *cobra.Command {
 			if !f.Changed("app") {
 				appSource = "SMS_SDK_APP_ID"
 				req.AppID = a.cfg.AppID
-				if req.AppID == "" {
-					req.AppID = sandbox.DefaultAppID
-					fmt.Fprintf(a.stderr, "enqueue: neither --app nor SMS_SDK_APP_ID is set: using the sandbox app %s\n", sandbox.DefaultAppID)
-				}
 			}
 			if !f.Changed("sign") {
 				req.SignName = a.cfg.SignName
@@ -211,6 +206,19 @@ func (a *app) sendCommand() *cobra.Command {
 				return err
 			}
 			defer closeFn()
+			if req.AppID == "" {
+				// Neither --app nor SMS_SDK_APP_ID: use the app a running worker advertises.
+				d, err := c.Store().AdvertisedDefaults(cmd.Context())
+				if errors.Is(err, store.ErrNotFound) {
+					return usagef("--app: no SmsSdkAppId: pass --app, set SMS_SDK_APP_ID, or start a worker (it advertises its own)")
+				}
+				if err != nil {
+					return err
+				}
+				req.AppID = d.AppID
+				appSource = "--app"
+				fmt.Fprintf(a.stderr, "enqueue: neither --app nor SMS_SDK_APP_ID is set: using the app %s advertised by a worker\n", d.AppID)
+			}
 			res, err := c.Send(cmd.Context(), req)
 			var fe *client.FieldError
 			switch {

@@ -327,12 +327,26 @@ func TestResume(t *testing.T) {
 	}
 }
 
-func TestSandboxAppFallback(t *testing.T) {
+func TestAdvertisedAppFallback(t *testing.T) {
 	h := newHarness(t)
 	delete(h.env, "SMS_SDK_APP_ID")
+	// No app anywhere: a clear error naming --app, nothing enqueued.
 	r := h.run("", "send", "--template", "1000002", "--to", "13800138000")
-	if r.code != 0 || !strings.Contains(r.stderr, "sandbox app") {
-		t.Fatalf("%+v", r)
+	if r.code != 2 || !strings.Contains(r.stderr, "--app") || r.stdout != "" {
+		t.Fatalf("no app: %+v", r)
+	}
+	// A worker advertised its app: enqueue uses it and says so.
+	st := store.New(h.rdb, store.Options{})
+	if err := st.AdvertiseDefaults(context.Background(), store.Defaults{AppID: "1400000009", SignName: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	r = h.run("", "send", "--template", "1000002", "--to", "13800138000")
+	if r.code != 0 || !strings.Contains(r.stderr, "1400000009") {
+		t.Fatalf("advertised app: %+v", r)
+	}
+	job, err := st.Job(context.Background(), strings.TrimSpace(r.stdout))
+	if err != nil || job.AppID != "1400000009" {
+		t.Fatalf("job app = %q, %v", job.AppID, err)
 	}
 }
 
