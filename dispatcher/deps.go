@@ -40,7 +40,8 @@ type ReconcileStore interface {
 	Job(ctx context.Context, id string) (store.Job, error)
 	Unknowns(ctx context.Context, job string, batch int) ([]store.UnknownNumber, error)
 	UnmatchedReceipts(ctx context.Context, number string, since time.Time) ([]store.Receipt, error)
-	IndexSerials(ctx context.Context, job string, batch int, results []store.NumberResult) error
+	SerialRefs(ctx context.Context, serials []string) (map[string]store.SerialRef, error)
+	IndexEvidenceSerials(ctx context.Context, job string, batch int, results []store.NumberResult) (map[string]store.SerialRef, error)
 	SaveReceiptPage(ctx context.Context, app string, page []store.Receipt) (string, error)
 	ApplyReceiptPage(ctx context.Context, app string, page store.SavedPage) (store.ApplyStats, error)
 	SettleUnknown(ctx context.Context, job string, batch int, results []store.NumberResult) error

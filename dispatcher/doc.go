@@ -6,7 +6,11 @@
 //     reconcile).
 //   - ReconcileHandler (tasks.TypeReconcile) settles numbers whose send outcome is unknown:
 //     evidence (a receipt, or PullSmsSendStatusByPhoneNumber over the send window) settles them
-//     as sent; numbers without evidence after ReconcileWindow are resent (otp jobs at once).
+//     as sent; numbers without evidence after ReconcileWindow are resent (otp jobs at once). A
+//     receipt is evidence only if it can be this batch's: its serial is not indexed to another
+//     number, its SessionContext (if any) names this job and batch, and it was received no earlier
+//     than the claim time minus a clock-skew margin (EvidenceSlack, 5 s). Its serial is indexed
+//     set-if-absent (store.IndexEvidenceSerials), never taken from another send.
 //   - ProbeHandler (tasks.TypeProbe) lets one parked batch of a halted app through and resumes
 //     the app when Tencent accepts it.
 //   - Puller pulls delivery receipts for every app in use, one puller per app across all workers

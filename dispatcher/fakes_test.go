@@ -39,6 +39,8 @@ type fakeStore struct {
 	JobFunc               func(ctx context.Context, id string) (store.Job, error)
 	UnknownsFunc          func(ctx context.Context, job string, batch int) ([]store.UnknownNumber, error)
 	UnmatchedReceiptsFunc func(ctx context.Context, number string, since time.Time) ([]store.Receipt, error)
+	SerialRefsFunc        func(ctx context.Context, serials []string) (map[string]store.SerialRef, error)
+	IndexEvidenceFunc     func(ctx context.Context, job string, batch int, results []store.NumberResult) (map[string]store.SerialRef, error)
 	SaveReceiptPageFunc   func(ctx context.Context, app string, page []store.Receipt) (string, error)
 	ApplyReceiptPageFunc  func(ctx context.Context, app string, page store.SavedPage) (store.ApplyStats, error)
 	SettleUnknownFunc     func(ctx context.Context, job string, batch int, results []store.NumberResult) error
@@ -191,6 +193,22 @@ func (f *fakeStore) UnmatchedReceipts(ctx context.Context, number string, since 
 		return nil, nil
 	}
 	return f.UnmatchedReceiptsFunc(ctx, number, since)
+}
+
+func (f *fakeStore) SerialRefs(ctx context.Context, serials []string) (map[string]store.SerialRef, error) {
+	f.record(ctx, "SerialRefs")
+	if f.SerialRefsFunc == nil {
+		return nil, nil
+	}
+	return f.SerialRefsFunc(ctx, serials)
+}
+
+func (f *fakeStore) IndexEvidenceSerials(ctx context.Context, job string, batch int, results []store.NumberResult) (map[string]store.SerialRef, error) {
+	f.record(ctx, "IndexEvidenceSerials")
+	if f.IndexEvidenceFunc == nil {
+		return nil, nil
+	}
+	return f.IndexEvidenceFunc(ctx, job, batch, results)
 }
 
 func (f *fakeStore) SaveReceiptPage(ctx context.Context, app string, page []store.Receipt) (string, error) {

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsdispatch/smsdispatch/ratelimit"
+	"github.com/smsdispatch/smsdispatch/retry"
 	"github.com/smsdispatch/smsdispatch/sandbox"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tasks"
@@ -482,6 +483,115 @@ func TestIntegrationUnknownWithoutEvidenceResent(t *testing.T) {
 		it.checkExactlyOnce(t)
 		if st := it.status(t, job); st.Sent != 40 || st.Unknown != 0 || st.Pending != 0 {
 			t.Errorf("status = %+v", st)
+		}
+	})
+}
+
+// A number that answers the 30-second limit on every send ends failed once the policy's
+// MaxTransientRetries is used up: its retry batches carry the attempt count on, so the bound holds
+// across batches instead of each retry batch starting again at attempt 1.
+func TestIntegrationThirtySecondLimitBounded(t *testing.T) {
+	const code = "LimitExceeded.PhoneNumberThirtySecondLimit"
+	forEachBackend(t, func(t *testing.T, b backend) {
+		it := newITest(t, b, nil)
+		job := it.createJob(t, tasks.PriorityNormal, 3, 200)
+		limited := it.numbers[0]
+		it.sb.SetFaults(sandbox.Faults{NumberCodes: map[string]string{limited: code}})
+		const bound = 3
+		var err error
+		it.send, err = NewSendHandler(SendConfig{Store: it.st, Sender: it.client, Enqueuer: it.q, Limiter: &fakeLimiter{},
+			Logger: zaptest.NewLogger(t), HaltCacheTTL: -1, Now: it.clock.Now,
+			Policy: retry.Policy{MaxTransientRetries: bound, ThirtySecondDelay: time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := it.q.Enqueue(it.ctx, it.sendTask(t, job, 0)); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 * bound {
+			it.drain(t)
+			if it.q.count(tasks.TypeSendBatch)+it.q.count(tasks.TypeReconcile) == 0 {
+				break
+			}
+			it.clock.Add(time.Second)
+		}
+		st := it.status(t, job)
+		if st.Sent != 2 || st.Failed != 1 || st.FailedByCode[code] != 1 || st.Pending != 0 || st.Unknown != 0 {
+			t.Errorf("status = %+v, want 2 sent and the limited number failed with %s", st, code)
+		}
+		if got := it.sb.Stats().NumberErrors[code]; got != bound+1 {
+			t.Errorf("the limited number was tried %d times, want %d (attempts 1..%d retried, then failed)", got, bound+1, bound)
+		}
+		if n := it.q.count(tasks.TypeSendBatch); n != 0 {
+			t.Errorf("%d send tasks still queued", n)
+		}
+	})
+}
+
+// Job A sends the template to numbers; job B sends it to the same numbers within the frequency
+// window, Tencent refuses B's call and the reply is lost. A's receipts, found by number, are no
+// evidence for B: B's numbers are resent (and accepted once the window passed), A keeps its serials.
+func TestIntegrationOtherJobsReceiptsNoEvidence(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		it := newITest(t, b, func(c *sandbox.Config) { c.FrequencyInterval = 30 * time.Second })
+		jobA := it.createJob(t, tasks.PriorityNormal, 5, 200)
+		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, jobA, 0)); err != nil {
+			t.Fatal(err)
+		}
+		it.clock.Add(2 * time.Second)
+		if err := it.newPuller(t, "p1").PullOnce(it.ctx); err != nil {
+			t.Fatal(err)
+		}
+		stA := it.status(t, jobA)
+		if stA.Sent != 5 || stA.Delivered+stA.Undelivered != 5 {
+			t.Fatalf("job A = %+v, want 5 sent with receipts", stA)
+		}
+		// Job B: the same numbers, 3 s after A.
+		id := fmt.Sprintf("it-%d", rand.Int64())
+		bjob := store.Job{ID: id, AppID: it.app, SignName: sandbox.DefaultSignName, TemplateID: sandbox.TemplateNotice, Priority: tasks.PriorityNormal}
+		if created, err := it.st.CreateJob(it.ctx, bjob, [][]string{{"B1"}}, []store.NewBatch{{Numbers: it.numbers}}, 0); err != nil || !created {
+			t.Fatalf("CreateJob = %v, %v", created, err)
+		}
+		it.clock.Add(time.Second)
+		it.sb.SetFaults(sandbox.Faults{DropRate: 1})
+		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, id, 0)); err != nil {
+			t.Fatal(err)
+		}
+		it.sb.SetFaults(sandbox.Faults{})
+		if st := it.status(t, id); st.Unknown != 5 {
+			t.Fatalf("job B after the lost reply = %+v, want 5 unknown", st)
+		}
+		if n := it.sb.Stats().NumbersSent; n != 5 {
+			t.Fatalf("sandbox accepted %d numbers, want only job A's 5 (B's call refused)", n)
+		}
+		// The reconcile window passes without evidence: the numbers are resent.
+		it.clock.Add(DefaultReconcileWindow)
+		for range 10 {
+			it.drain(t)
+			if it.q.count(tasks.TypeSendBatch)+it.q.count(tasks.TypeReconcile) == 0 {
+				break
+			}
+			it.clock.Add(10 * time.Second)
+		}
+		stB := it.status(t, id)
+		if stB.Sent != 5 || stB.Unknown != 0 || stB.Pending != 0 {
+			t.Errorf("job B = %+v, want 5 sent", stB)
+		}
+		for _, n := range it.numbers {
+			if c := it.sb.SendCount(n); c != 2 {
+				t.Errorf("%s accepted %d times, want 2 (once per job)", tencentsms.MaskPhone(n), c)
+			}
+		}
+		if got := it.status(t, jobA); got.Sent != 5 || got.Delivered != stA.Delivered || got.Undelivered != stA.Undelivered {
+			t.Errorf("job A changed: %+v, was %+v", got, stA)
+		}
+		// B's own receipts reach B through its serials.
+		it.clock.Add(5 * time.Second)
+		if err := it.newPuller(t, "p1").PullOnce(it.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st := it.status(t, id); st.Delivered+st.Undelivered != 5 {
+			t.Errorf("job B receipts = %+v, want 5", st)
 		}
 	})
 }

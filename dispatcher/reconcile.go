@@ -16,9 +16,11 @@ import (
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
 
-// DefaultEvidenceSlack is how far before an attempt's claim time evidence is accepted (clock skew
-// between workers, Redis and Tencent).
-const DefaultEvidenceSlack = time.Minute
+// DefaultEvidenceSlack is how far before an attempt's claim time a receipt is still accepted as
+// evidence: room for clock skew between workers, Redis and Tencent only. Receipt times (pulled, and
+// PullSmsSendStatusByPhoneNumber's) are receive times, always after the send; a wider margin would
+// take the receipt of an earlier send of the same number (another job's) as proof.
+const DefaultEvidenceSlack = 5 * time.Second
 
 // ReconcileConfig configures a ReconcileHandler. Store, Puller, Enqueuer and Limiter are required.
 type ReconcileConfig struct {
@@ -34,7 +36,8 @@ type ReconcileConfig struct {
 	// number and, without evidence, resent. Default 60 s. otp jobs that have not expired are
 	// resent at once.
 	ReconcileWindow time.Duration
-	// EvidenceSlack widens the evidence window before the attempt's claim time. Default 1 min.
+	// EvidenceSlack widens the evidence window before the attempt's claim time (clock skew).
+	// Default 5 s.
 	EvidenceSlack time.Duration
 	Now           func() time.Time
 }
@@ -44,6 +47,11 @@ type ReconcileConfig struct {
 // PullSmsSendStatusByPhoneNumber over the send window) they count as sent; without evidence after
 // ReconcileWindow they are resent in a new batch. otp jobs (not expired) are resent at once: a
 // second code is harmless, a missing one is not.
+//
+// A receipt is evidence for a number only when it can be this batch's: its SerialNo is not indexed
+// to another number (another send's receipt), its SessionContext, if any, names this job and batch,
+// and it was received no earlier than the attempt's claim time minus EvidenceSlack. Its serial is
+// then indexed to the number only if nobody indexed it meanwhile (store.IndexEvidenceSerials).
 type ReconcileHandler struct {
 	store   ReconcileStore
 	puller  PhoneStatusPuller
@@ -148,21 +156,27 @@ func (h *ReconcileHandler) Reconcile(ctx context.Context, jobID string, batch in
 	windowEnd := sentAt.Add(h.window)
 	windowOver := !now.Before(windowEnd)
 	found, lookupErr := h.findEvidence(ctx, job, batch, unknowns, now, windowOver)
-	if err := h.apply(ctx, log, job, batch, found); err != nil {
+	settled, taken, err := h.apply(ctx, log, job, batch, found)
+	if err != nil {
 		return errors.Join(lookupErr, err)
 	}
 	if lookupErr != nil {
 		return lookupErr
 	}
-	remaining := len(unknowns) - len(found)
+	remaining := len(unknowns) - settled
 	if remaining == 0 {
-		log.Info("unknown numbers settled by evidence", zap.Int("numbers", len(found)))
+		log.Info("unknown numbers settled by evidence", zap.Int("numbers", settled))
 		return nil
 	}
 	if !windowOver {
 		return retryAfter(windowEnd.Sub(now), "reconcile window open", nil)
 	}
-	log.Info("no evidence for unknown numbers after the window, resending", zap.Int("settled", len(found)),
+	if taken > 0 {
+		// Evidence lost its serial to another send between the lookup and the indexing: look
+		// again (that receipt is now filtered out) before deciding to resend.
+		return retryAfter(time.Second, "evidence serial indexed elsewhere meanwhile", nil)
+	}
+	log.Info("no evidence for unknown numbers after the window, resending", zap.Int("settled", settled),
 		zap.Int("resend", remaining))
 	return h.resend(ctx, log, job, batch, remaining, now)
 }
@@ -184,63 +198,147 @@ func (h *ReconcileHandler) resend(ctx context.Context, log *zap.Logger, job stor
 	return nil
 }
 
-// findEvidence looks for a receipt of each unknown number. byPhone enables the lookup by number.
+// findEvidence looks for a receipt of each unknown number: first among the receipts kept as
+// unmatched, then (byPhone) by PullSmsSendStatusByPhoneNumber for the numbers still without one.
 // It returns what it found, and an error that stopped the lookup early (what was found is still
 // good).
 func (h *ReconcileHandler) findEvidence(ctx context.Context, job store.Job, batch int, unknowns []store.UnknownNumber,
 	now time.Time, byPhone bool) ([]evidence, error) {
+	op := fmt.Sprintf("dispatcher: reconcile %s/%d", job.ID, batch)
 	var found []evidence
 	used := map[string]bool{} // serials already taken as evidence
-	for _, u := range unknowns {
-		since := u.SentAt.Add(-h.slack)
-		session := store.SessionContext(job.ID, batch, u.Attempt)
-		recs, err := h.store.UnmatchedReceipts(ctx, u.Number, since)
+	recs := make([][]store.Receipt, len(unknowns))
+	all := make([]int, len(unknowns))
+	for i, u := range unknowns {
+		all[i] = i
+		r, err := h.store.UnmatchedReceipts(ctx, u.Number, h.since(job, u))
 		if err != nil {
-			return found, fmt.Errorf("dispatcher: reconcile %s/%d: %w", job.ID, batch, err)
+			return found, fmt.Errorf("%s: %w", op, err)
 		}
-		if r, ok := pick(recs, session, since, used); ok {
-			found = append(found, evidence{u: u, receipt: r, source: "receipt"})
-			continue
-		}
-		if !byPhone {
-			continue
-		}
+		recs[i] = r
+	}
+	missing, err := h.choose(ctx, job, batch, unknowns, all, recs, "receipt", used, &found)
+	if err != nil {
+		return found, fmt.Errorf("%s: %w", op, err)
+	}
+	if !byPhone || len(missing) == 0 {
+		return found, nil
+	}
+
+	recs = make([][]store.Receipt, len(unknowns))
+	var looked []int
+	var lookupErr error
+	for _, i := range missing {
+		u := unknowns[i]
 		if err := h.limiter.Wait(ctx); err != nil {
-			return found, retryAfter(time.Second, "rate-limit wait ended", err)
+			lookupErr = retryAfter(time.Second, "rate-limit wait ended", err)
+			break
 		}
 		pulled, err := h.puller.PullSendStatusByPhoneNumber(ctx, tencentsms.PullByPhoneRequest{
-			AppID: job.AppID, PhoneNumber: u.Number, Begin: since, End: now, Limit: tencentsms.MaxPullLimit,
+			AppID: job.AppID, PhoneNumber: u.Number, Begin: h.since(job, u), End: now, Limit: tencentsms.MaxPullLimit,
 		})
 		if err != nil {
 			var apiErr *tencentsms.Error
 			if errors.As(err, &apiErr) && retry.Classify(apiErr.Code) == retry.ClassTransient {
-				return found, retryAfter(time.Second, "number lookup throttled", err)
+				lookupErr = retryAfter(time.Second, "number lookup throttled", err)
+			} else {
+				lookupErr = fmt.Errorf("%s: lookup %s: %w", op, tencentsms.MaskPhone(u.Number), err)
 			}
-			return found, fmt.Errorf("dispatcher: reconcile %s/%d: lookup %s: %w", job.ID, batch, tencentsms.MaskPhone(u.Number), err)
+			break
 		}
-		recs = make([]store.Receipt, 0, len(pulled))
+		looked = append(looked, i)
 		for _, r := range pulled {
-			recs = append(recs, fromTencent(r, time.Time{}))
-		}
-		if r, ok := pick(recs, session, since, used); ok {
-			found = append(found, evidence{u: u, receipt: r, source: "phone"})
+			recs[i] = append(recs[i], fromTencent(r, time.Time{}))
 		}
 	}
-	return found, nil
+	if _, err := h.choose(ctx, job, batch, unknowns, looked, recs, "phone", used, &found); err != nil {
+		return found, errors.Join(lookupErr, fmt.Errorf("%s: %w", op, err))
+	}
+	return found, lookupErr
 }
 
-// pick returns the earliest receipt that is evidence for the attempt: one carrying the attempt's
-// SessionContext, or, when receipts carry none, one received at or after since (a receipt without
-// a time came from a query over the window, which bounds it already). Serials in used are skipped.
-func pick(recs []store.Receipt, session string, since time.Time, used map[string]bool) (store.Receipt, bool) {
+// since is the start of the evidence window of an unknown number: its attempt's claim time minus
+// the clock-skew margin.
+func (h *ReconcileHandler) since(job store.Job, u store.UnknownNumber) time.Time {
+	at := u.SentAt
+	if at.IsZero() {
+		at = job.CreatedAt
+	}
+	return at.Add(-h.slack)
+}
+
+// choose picks evidence for unknowns[i], i in idxs, among recs[i] (appending it to found), after one
+// lookup of where the candidates' serials are indexed. It returns the idxs left without evidence.
+func (h *ReconcileHandler) choose(ctx context.Context, job store.Job, batch int, unknowns []store.UnknownNumber, idxs []int,
+	recs [][]store.Receipt, source string, used map[string]bool, found *[]evidence) ([]int, error) {
+	var serials []string
+	for _, i := range idxs {
+		for _, r := range recs[i] {
+			if r.SerialNo != "" {
+				serials = append(serials, r.SerialNo)
+			}
+		}
+	}
+	var refs map[string]store.SerialRef
+	if len(serials) > 0 {
+		var err error
+		if refs, err = h.store.SerialRefs(ctx, serials); err != nil {
+			return idxs, err
+		}
+	}
+	var missing []int
+	for _, i := range idxs {
+		u := unknowns[i]
+		w := want{job: job.ID, batch: batch, index: u.Index, attempt: u.Attempt, since: h.since(job, u), refs: refs}
+		if r, ok := pick(recs[i], w, used); ok {
+			*found = append(*found, evidence{u: u, receipt: r, source: source})
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	return missing, nil
+}
+
+// want is what makes a receipt evidence for one unknown number.
+type want struct {
+	job     string
+	batch   int
+	index   int                        // the number's position in the batch
+	attempt int                        // the batch's attempt whose outcome is unknown
+	since   time.Time                  // the attempt's claim time minus the clock-skew margin
+	refs    map[string]store.SerialRef // where the candidates' serials are indexed (absent: nowhere)
+}
+
+// accepts reports whether r can be a receipt of the number's send:
+//   - its SerialNo is not indexed to another number (then it is that send's receipt; a serial
+//     indexed to this very number is ours);
+//   - its SessionContext, when it carries one, names this job and batch (any attempt up to the
+//     unknown one: an earlier attempt was given back as not sent, but a receipt proves otherwise);
+//   - it was received at or after since (receive times follow the send). A receipt without a time
+//     came from a query over the window, which bounds it already.
+func (w want) accepts(r store.Receipt) bool {
+	if r.SerialNo != "" {
+		if ref, ok := w.refs[r.SerialNo]; ok && ref != (store.SerialRef{BatchRef: store.BatchRef{Job: w.job, Batch: w.batch}, Index: w.index}) {
+			return false
+		}
+	}
+	if r.SessionContext != "" {
+		job, batch, attempt, ok := store.ParseSessionContext(r.SessionContext)
+		if !ok || job != w.job || batch != w.batch || attempt < 1 || attempt > w.attempt {
+			return false
+		}
+	}
+	return r.ReceivedAt.IsZero() || !r.ReceivedAt.Before(w.since)
+}
+
+// pick returns the first receipt of recs that w accepts (recs from UnmatchedReceipts come oldest
+// first). Serials in used are skipped; the picked serial is added to used.
+func pick(recs []store.Receipt, w want, used map[string]bool) (store.Receipt, bool) {
 	for _, r := range recs {
 		if r.SerialNo != "" && used[r.SerialNo] {
 			continue
 		}
-		if r.SessionContext != "" && r.SessionContext != session {
-			continue
-		}
-		if r.SessionContext == "" && !r.ReceivedAt.IsZero() && r.ReceivedAt.Before(since) {
+		if !w.accepts(r) {
 			continue
 		}
 		if r.SerialNo != "" {
@@ -251,44 +349,75 @@ func pick(recs []store.Receipt, session string, since time.Time, used map[string
 	return store.Receipt{}, false
 }
 
-// apply settles the numbers with evidence. Receipts with a SerialNo and a status are indexed to
-// their numbers and applied as a receipt page, so they count as delivered or undelivered too;
-// then every number with evidence that is still unknown (no status, or a receipt the page could
-// not match) is settled as sent. Both steps are idempotent.
-func (h *ReconcileHandler) apply(ctx context.Context, log *zap.Logger, job store.Job, batch int, found []evidence) error {
+// apply settles the numbers with evidence. It returns how many were settled, and how many lost
+// their evidence because the receipt's serial was indexed to another send meanwhile.
+//
+// Evidence serials are indexed first, only where nobody indexed them (store.IndexEvidenceSerials);
+// evidence whose serial is taken is dropped. Receipts with a SerialNo and a status are then applied
+// as a receipt page, so they count as delivered or undelivered too; then every number with evidence
+// that is still unknown (no status, or a receipt the page could not match) is settled as sent.
+// Each step is idempotent.
+func (h *ReconcileHandler) apply(ctx context.Context, log *zap.Logger, job store.Job, batch int, found []evidence) (settled, taken int, err error) {
 	if len(found) == 0 {
-		return nil
+		return 0, 0, nil
 	}
-	var index, settle []store.NumberResult
+	op := fmt.Sprintf("dispatcher: reconcile %s/%d", job.ID, batch)
+	var index []store.NumberResult
+	for _, e := range found {
+		if e.receipt.SerialNo != "" {
+			index = append(index, store.NumberResult{Index: e.u.Index, State: store.Sent, SerialNo: e.receipt.SerialNo})
+		}
+	}
+	if len(index) > 0 {
+		conflicts, err := h.store.IndexEvidenceSerials(ctx, job.ID, batch, index)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", op, err)
+		}
+		if len(conflicts) > 0 {
+			kept := make([]evidence, 0, len(found))
+			for _, e := range found {
+				ref, ok := conflicts[e.receipt.SerialNo]
+				if e.receipt.SerialNo == "" || !ok {
+					kept = append(kept, e)
+					continue
+				}
+				taken++
+				log.Warn("evidence dropped: its serial number is indexed to another send",
+					zap.String("number", tencentsms.MaskPhone(e.u.Number)), zap.String("serial_no", e.receipt.SerialNo),
+					zap.String("indexed_job", ref.Job), zap.Int("indexed_batch", ref.Batch))
+			}
+			found = kept
+		}
+	}
+	var settle []store.NumberResult
 	var page []store.Receipt
 	for _, e := range found {
-		r := store.NumberResult{Index: e.u.Index, State: store.Sent, SerialNo: e.receipt.SerialNo}
-		settle = append(settle, r)
+		// No SerialNo here: it is indexed above, and SettleUnknown would index it again
+		// unconditionally.
+		settle = append(settle, store.NumberResult{Index: e.u.Index, State: store.Sent})
 		if e.receipt.SerialNo != "" && e.receipt.Status != "" {
-			index = append(index, r)
 			page = append(page, e.receipt)
 		}
 		log.Debug("evidence found for an unknown number", zap.String("number", tencentsms.MaskPhone(e.u.Number)),
 			zap.String("source", e.source), zap.String("serial_no", e.receipt.SerialNo))
 	}
-	op := fmt.Sprintf("dispatcher: reconcile %s/%d", job.ID, batch)
+	if len(settle) == 0 {
+		return 0, taken, nil
+	}
 	if len(page) > 0 {
-		if err := h.store.IndexSerials(ctx, job.ID, batch, index); err != nil {
-			return fmt.Errorf("%s: %w", op, err)
-		}
 		id, err := h.store.SaveReceiptPage(ctx, job.AppID, page)
 		if err != nil {
-			return fmt.Errorf("%s: %w", op, err)
+			return 0, taken, fmt.Errorf("%s: %w", op, err)
 		}
 		if _, err := h.store.ApplyReceiptPage(ctx, job.AppID, store.SavedPage{ID: id, Receipts: page}); err != nil {
-			return fmt.Errorf("%s: %w", op, err)
+			return 0, taken, fmt.Errorf("%s: %w", op, err)
 		}
 	}
 	if err := h.store.SettleUnknown(ctx, job.ID, batch, settle); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return 0, taken, fmt.Errorf("%s: %w", op, err)
 	}
-	h.m.Numbers.WithLabelValues("settled").Add(float64(len(found)))
-	return nil
+	h.m.Numbers.WithLabelValues("settled").Add(float64(len(settle)))
+	return len(settle), taken, nil
 }
 
 // fromTencent converts a pulled receipt. A receipt without a receive time gets fallback.

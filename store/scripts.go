@@ -34,14 +34,16 @@ local function chars(s)
   for i = 1, #s do t[i] = string.sub(s, i, i) end
   return t
 end
--- new_batch appends a pending batch with the numbers at idxs (0-based) of the packed blob.
-local function new_batch(jobkey, prefix, blob, idxs, pi, intl, nb, ttl)
+-- new_batch appends a pending batch with the numbers at idxs (0-based) of the packed blob. a is
+-- the attempt count it starts from (the parent batch's), so retries keep counting up.
+local function new_batch(jobkey, prefix, blob, idxs, pi, intl, nb, ttl, a)
   local n = redis.call('HINCRBY', jobkey, 'batches', 1) - 1
   local parts = {}
   for k, idx in ipairs(idxs) do parts[k] = string.sub(blob, idx * 8 + 1, idx * 8 + 8) end
   local key = prefix .. n
   redis.call('HSET', key, 'num', table.concat(parts), 'st', string.rep('p', #idxs), 'pi', pi, 's', 'pending', 'nb', nb)
   if intl == '1' then redis.call('HSET', key, 'intl', '1') end
+  if num(a) > 0 then redis.call('HSET', key, 'a', a) end
   touch(key, ttl)
   return n
 end
@@ -234,7 +236,7 @@ return 1
 // Reply {1, "batch:at,...", hasUnknown} applied (or replayed), {0} not the claim holder,
 // {-2} batch not found, {-3, index} index out of range.
 var commitScript = redis.NewScript(prelude + `
-local b = redis.call('HMGET', KEYS[2], 's', 'tok', 'cm', 'rb', 'hu', 'num', 'st', 'pi', 'intl')
+local b = redis.call('HMGET', KEYS[2], 's', 'tok', 'cm', 'rb', 'hu', 'num', 'st', 'pi', 'intl', 'a')
 if not b[1] then return {-2} end
 if b[2] ~= ARGV[2] then return {0} end
 if b[3] == '1' then return {1, str(b[4]), num(b[5])} end -- same commit again: replay its result
@@ -287,7 +289,7 @@ end
 table.sort(gorder, function(x, y) return tonumber(x) < tonumber(y) end)
 local rb = {}
 for _, at in ipairs(gorder) do
-  local n = new_batch(KEYS[1], ARGV[4], blob, groups[at], str(b[8]), str(b[9]), at, ARGV[3])
+  local n = new_batch(KEYS[1], ARGV[4], blob, groups[at], str(b[8]), str(b[9]), at, ARGV[3], b[10])
   rb[#rb + 1] = n .. ':' .. at
 end
 local rbs = table.concat(rb, ',')
@@ -358,7 +360,7 @@ return n
 // job is cancelled/failed). KEYS[1] job, KEYS[2] batch. ARGV[1] ttl, ARGV[2] batch key prefix,
 // ARGV[3] not-before ms. Reply {1, new batch} or {0} (nothing to resend) or {-2} no batch.
 var resendScript = redis.NewScript(prelude + `
-local b = redis.call('HMGET', KEYS[2], 's', 'num', 'st', 'pi', 'intl')
+local b = redis.call('HMGET', KEYS[2], 's', 'num', 'st', 'pi', 'intl', 'a')
 if not b[1] then return {-2} end
 local idxs = {}
 for i = 1, #b[3] do
@@ -378,7 +380,7 @@ elseif to == 'f' then
   redis.call('HINCRBY', KEYS[1], 'failed', n)
   redis.call('HINCRBY', KEYS[1], 'fc:' .. jf[2], n)
 else
-  res = {1, new_batch(KEYS[1], ARGV[2], b[2], idxs, str(b[4]), str(b[5]), ARGV[3], ARGV[1])}
+  res = {1, new_batch(KEYS[1], ARGV[2], b[2], idxs, str(b[4]), str(b[5]), ARGV[3], ARGV[1], b[6])}
 end
 local state = b[1]
 if state == 'unknown' then state = 'done' end

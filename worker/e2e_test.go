@@ -440,7 +440,6 @@ func TestEndToEndCancel(t *testing.T) {
 // as evidence that this job's numbers were sent: the numbers are resent after the reconcile window
 // and each is accepted exactly once by this job.
 func TestEndToEndLostReplyEvidence(t *testing.T) {
-	t.Skip("known bug being fixed: reconcile accepts another job's receipt as evidence")
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
@@ -483,6 +482,14 @@ func TestEndToEndLostReplyEvidence(t *testing.T) {
 			if got := f.sb.SendCount(number(200_000 + i)); got != 1 {
 				t.Errorf("%s accepted %d times by the second job, want 1", number(200_000+i), got)
 			}
+		}
+		// The second job's own receipts reach it (its serials are indexed to it), and the first
+		// job keeps its counts (its serials were not re-pointed to the second).
+		waitFor(t, prod, second.JobID, 20*time.Second, "receipted", func(st store.Status) bool {
+			return st.Delivered+st.Undelivered == n
+		})
+		if st, err := prod.Status(ctx, first.JobID); err != nil || st.Sent != n || st.Delivered+st.Undelivered != n {
+			t.Errorf("first job after the second: %+v, %v; want %d sent with receipts", st, err, n)
 		}
 	})
 }
