@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/smsdispatch/smsdispatch/internal/phonemask"
 )
 
 // DefaultRegion is the region assumed for numbers written without a leading '+' when none is given.
@@ -57,13 +59,7 @@ func (n Number) Domestic() bool {
 }
 
 // Mask renders n for logs, hiding the middle digits: +86138****8000.
-func (n Number) Mask() string {
-	s := n.String()
-	if len(s) <= 8 {
-		return s[:min(len(s), 3)] + "****"
-	}
-	return s[:len(s)-8] + "****" + s[len(s)-4:]
-}
+func (n Number) Mask() string { return phonemask.Mask(n.String()) }
 
 // ValidRegion reports whether region is a region code phonenumbers knows ("CN", "US", ...).
 func ValidRegion(region string) bool {

@@ -79,15 +79,3 @@ func phoneKey(raw string) uint64 {
 	}
 	return p.digits
 }
-
-// MaskPhone masks the middle of a phone number for logs:
-// "+8613812345678" becomes "+86138****5678".
-func MaskPhone(n string) string {
-	if len(n) >= 10 {
-		return n[:6] + "****" + n[len(n)-4:]
-	}
-	if len(n) > 2 {
-		return strings.Repeat("*", len(n)-2) + n[len(n)-2:]
-	}
-	return "**"
-}

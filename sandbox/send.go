@@ -8,6 +8,8 @@ import (
 
 	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
 	"go.uber.org/zap"
+
+	"github.com/smsdispatch/smsdispatch/internal/phonemask"
 )
 
 // MaxNumbersPerCall is SendSms's limit on PhoneNumberSet.
@@ -180,7 +182,7 @@ func (s *Server) handleSendSms(body []byte, reqID string, now time.Time) (any, *
 	}
 	s.log.Debug("sandbox sms sent", zap.String("request_id", reqID), zap.String("template_id", t.ID),
 		zap.Int("numbers", len(phones)), zap.Int("accepted", accepted),
-		zap.String("first_number", MaskPhone(str(req.PhoneNumberSet[0]))))
+		zap.String("first_number", phonemask.Mask(str(req.PhoneNumberSet[0]))))
 	return &sms.SendSmsResponseParams{SendStatusSet: out, RequestId: ptr(reqID)}, nil
 }
 

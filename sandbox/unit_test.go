@@ -81,20 +81,6 @@ func TestParsePhone(t *testing.T) {
 	}
 }
 
-func TestMaskPhone(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"+8613812345678": "+86138****5678",
-		"+14155550123":   "+14155****0123",
-		"12345":          "***45",
-		"1":              "**",
-	} {
-		if got := MaskPhone(in); got != want {
-			t.Errorf("MaskPhone(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func FuzzParseAuthorization(f *testing.F) {
 	f.Add("TC3-HMAC-SHA256 Credential=AKID/2024-01-02/sms/tc3_request, SignedHeaders=content-type;host, Signature=abc")
 	f.Add("TC3-HMAC-SHA256 Credential=/,,=")

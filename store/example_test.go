@@ -70,7 +70,7 @@ func ExampleParseE164() {
 	fmt.Println(err)
 	// Output:
 	// 8613812345678 <nil> +8613812345678 +86138****5678
-	// store: invalid input: number 138123****5678 is not E.164: it must start with '+' and a digit
+	// store: invalid input: number 138****5678 is not E.164: it must start with '+' and a digit
 }
 
 // ExampleStore_CreateJobStream writes a job whose batches are pulled one at a time, with their

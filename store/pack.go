@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/binary"
 	"strconv"
+
+	"github.com/smsdispatch/smsdispatch/internal/phonemask"
 )
 
 // maxE164Digits is the longest E.164 number (country code included), per ITU-T E.164.
@@ -41,16 +43,7 @@ func ParseE164(s string) (uint64, error) {
 func FormatE164(v uint64) string { return "+" + strconv.FormatUint(v, 10) }
 
 // MaskNumber hides the middle of a phone number for logs and errors: +86138****5678.
-func MaskNumber(s string) string {
-	const keepHead, keepTail = 6, 4
-	if len(s) <= keepHead+keepTail {
-		if len(s) <= 4 {
-			return "****"
-		}
-		return s[:2] + "****" + s[len(s)-2:]
-	}
-	return s[:keepHead] + "****" + s[len(s)-keepTail:]
-}
+func MaskNumber(s string) string { return phonemask.Mask(s) }
 
 // packNumber appends the 8-byte big-endian form of v.
 func packNumber(dst []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(dst, v) }

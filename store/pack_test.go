@@ -39,20 +39,6 @@ func TestParseE164(t *testing.T) {
 	}
 }
 
-func TestMaskNumber(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"+8613812345678": "+86138****5678",
-		"+14155550100":   "+14155****0100",
-		"+12345":         "+1****45",
-		"+1":             "****",
-	} {
-		if got := MaskNumber(in); got != want {
-			t.Errorf("MaskNumber(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // FuzzE164 checks the validation against a plain reading of the rule, and that every valid
 // number survives pack -> unpack unchanged.
 func FuzzE164(f *testing.F) {
