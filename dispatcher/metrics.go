@@ -1,9 +1,9 @@
 package dispatcher
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smsdispatch/smsdispatch/internal/promreg"
 )
 
 // Metrics are the dispatcher's Prometheus metrics. Build them once per registry with NewMetrics
@@ -76,45 +76,31 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.SendCalls, err = register(reg, m.SendCalls); err != nil {
+	if m.SendCalls, err = promreg.Register(reg, m.SendCalls); err != nil {
 		return nil, err
 	}
-	if m.SendLatency, err = register(reg, m.SendLatency); err != nil {
+	if m.SendLatency, err = promreg.Register(reg, m.SendLatency); err != nil {
 		return nil, err
 	}
-	if m.Numbers, err = register(reg, m.Numbers); err != nil {
+	if m.Numbers, err = promreg.Register(reg, m.Numbers); err != nil {
 		return nil, err
 	}
-	if m.RateLimitWait, err = register(reg, m.RateLimitWait); err != nil {
+	if m.RateLimitWait, err = promreg.Register(reg, m.RateLimitWait); err != nil {
 		return nil, err
 	}
-	if m.Receipts, err = register(reg, m.Receipts); err != nil {
+	if m.Receipts, err = promreg.Register(reg, m.Receipts); err != nil {
 		return nil, err
 	}
-	if m.Halts, err = register(reg, m.Halts); err != nil {
+	if m.Halts, err = promreg.Register(reg, m.Halts); err != nil {
 		return nil, err
 	}
-	if m.LostClaims, err = register(reg, m.LostClaims); err != nil {
+	if m.LostClaims, err = promreg.Register(reg, m.LostClaims); err != nil {
 		return nil, err
 	}
-	if m.Enqueued, err = register(reg, m.Enqueued); err != nil {
+	if m.Enqueued, err = promreg.Register(reg, m.Enqueued); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered in its place.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, err
-	}
-	return c, nil
 }
 
 // orNew returns m, or unregistered metrics when m is nil.

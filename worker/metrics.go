@@ -2,11 +2,12 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smsdispatch/smsdispatch/internal/promreg"
 )
 
 // taskMetrics counts and times every task the worker runs, by type and result.
@@ -35,28 +36,13 @@ func newTaskMetrics(reg prometheus.Registerer) (*taskMetrics, error) {
 		}, []string{"type"}),
 	}
 	var err error
-	if m.total, err = register(reg, m.total); err != nil {
+	if m.total, err = promreg.Register(reg, m.total); err != nil {
 		return nil, err
 	}
-	if m.duration, err = register(reg, m.duration); err != nil {
+	if m.duration, err = promreg.Register(reg, m.duration); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under its name (several
-// workers sharing one registry share their metrics).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, err
-	}
-	return c, nil
 }
 
 func (m *taskMetrics) middleware(isFailure func(error) bool) asynq.MiddlewareFunc {
