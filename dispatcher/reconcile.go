@@ -392,8 +392,8 @@ func (h *ReconcileHandler) apply(ctx context.Context, log *zap.Logger, job store
 	var settle []store.NumberResult
 	var page []store.Receipt
 	for _, e := range found {
-		// No SerialNo here: it is indexed above, and SettleUnknown would index it again
-		// unconditionally.
+		// No SerialNo here: it is indexed above (SettleUnknown would only try again, set if
+		// absent, for nothing).
 		settle = append(settle, store.NumberResult{Index: e.u.Index, State: store.Sent})
 		if e.receipt.SerialNo != "" && e.receipt.Status != "" {
 			page = append(page, e.receipt)

@@ -327,6 +327,11 @@ func (h *SendHandler) perNumber(ctx context.Context, log *zap.Logger, cr store.C
 	results := make([]store.NumberResult, len(cr.Numbers))
 	var failJobCode, haltCode string
 	var halt retry.Decision
+	// An accepted number's decision (Done) depends only on its code here, and involves no
+	// randomness: it is reused for every number of the batch with the same code.
+	var okCode string
+	var okDecision retry.Decision
+	haveOK := false
 	for i, st := range statuses {
 		r := store.NumberResult{Index: cr.Indexes[i]}
 		if st == nil {
@@ -335,7 +340,15 @@ func (h *SendHandler) perNumber(ctx context.Context, log *zap.Logger, cr store.C
 			results[i] = r
 			continue
 		}
-		d := h.policy.Decide(now, attempt, retry.Outcome{Code: st.Code, PerNumber: true}, rjob)
+		var d retry.Decision
+		if haveOK && st.Code == okCode {
+			d = okDecision
+		} else {
+			d = h.policy.Decide(now, attempt, retry.Outcome{Code: st.Code, PerNumber: true}, rjob)
+			if d.Action == retry.Done {
+				okCode, okDecision, haveOK = st.Code, d, true
+			}
+		}
 		r.Code = d.Code
 		switch d.Action {
 		case retry.Done:
@@ -419,6 +432,11 @@ func matchStatuses(numbers []string, statuses []tencentsms.SendStatus) []*tencen
 // digits returns the E.164 digits of a number as Tencent may write it: "+8613812345678",
 // "8613812345678" or a bare mainland mobile "13812345678".
 func digits(n string) string {
+	// Fast path, no allocation: "+<digits>" not starting with 00 (what we send, and what Tencent
+	// answers) is its own digits.
+	if len(n) > 1 && n[0] == '+' && !strings.HasPrefix(n, "+00") && allDigits(n[1:]) {
+		return n[1:]
+	}
 	var b strings.Builder
 	for _, c := range n {
 		if c >= '0' && c <= '9' {
@@ -430,6 +448,15 @@ func digits(n string) string {
 		s = "86" + s
 	}
 	return s
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // commit indexes serials, commits the results and enqueues the follow-up tasks. A commit refused
@@ -449,9 +476,7 @@ func (h *SendHandler) commit(ctx context.Context, log *zap.Logger, cr store.Clai
 		log.Warn("commit refused: this attempt no longer holds the batch", zap.Int("attempt", cr.Attempt))
 		return nil
 	}
-	for _, r := range results {
-		h.m.Numbers.WithLabelValues(stateName(r.State)).Inc()
-	}
+	countStates(h.m, results)
 	for _, rb := range cres.RetryBatches {
 		if err := h.enq.send(ctx, kindRetry, jobID, rb.Batch, cr.Job.Priority, rb.At); err != nil {
 			log.Error("retry batch not enqueued; the sweeper will enqueue it", zap.Int("retry_batch", rb.Batch), zap.Error(err))
@@ -467,6 +492,35 @@ func (h *SendHandler) commit(ctx context.Context, log *zap.Logger, cr store.Clai
 		}
 	}
 	return nil
+}
+
+// countStates adds results to the Numbers metric, one Add per state (not one label lookup per
+// number).
+func countStates(m *Metrics, results []store.NumberResult) {
+	var n [4]int // sent, failed, unknown, retry
+	other := 0
+	for _, r := range results {
+		switch r.State {
+		case store.Sent:
+			n[0]++
+		case store.Failed:
+			n[1]++
+		case store.Unknown:
+			n[2]++
+		case store.Retry:
+			n[3]++
+		default:
+			other++
+		}
+	}
+	for i, st := range [...]store.State{store.Sent, store.Failed, store.Unknown, store.Retry} {
+		if n[i] > 0 {
+			m.Numbers.WithLabelValues(stateName(st)).Add(float64(n[i]))
+		}
+	}
+	if other > 0 {
+		m.Numbers.WithLabelValues("other").Add(float64(other))
+	}
 }
 
 func stateName(s store.State) string {

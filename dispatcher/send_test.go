@@ -288,6 +288,11 @@ func TestSendPerNumberOutcomes(t *testing.T) {
 	if f.st.count("FailJob") != 0 || f.st.count("Halt") != 0 {
 		t.Errorf("unexpected FailJob/Halt: %v", f.st.called())
 	}
+	for state, want := range map[string]float64{"sent": 1, "retry": 1, "failed": 1, "unknown": 2} {
+		if got := counterValue(t, f.m.Numbers.WithLabelValues(state)); got != want {
+			t.Errorf("%s numbers metric = %v, want %v", state, got, want)
+		}
+	}
 }
 
 func TestSendPerNumberFailJob(t *testing.T) {
@@ -673,6 +678,27 @@ func TestMatchStatusesByPosition(t *testing.T) {
 	}
 	if got := digits("13812345678"); got != "8613812345678" {
 		t.Errorf("digits of a bare mainland number = %q", got)
+	}
+}
+
+func TestDigits(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"+8613812345678", "8613812345678"}, // what we send (fast path, no allocation)
+		{"8613812345678", "8613812345678"},
+		{"13812345678", "8613812345678"}, // a bare mainland mobile
+		{"+13812345678", "13812345678"},  // E.164: taken as it is
+		{"+008613812345678", "8613812345678"},
+		{"008613812345678", "8613812345678"},
+		{"+86 138-1234-5678", "8613812345678"},
+		{"+", ""},
+		{"", ""},
+	} {
+		if got := digits(tc.in); got != tc.want {
+			t.Errorf("digits(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = digits("+8613812345678") }); n != 0 {
+		t.Errorf("digits of an E.164 number allocates %v times", n)
 	}
 }
 

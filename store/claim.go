@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // ClaimOutcome is what Claim found.
@@ -102,13 +100,15 @@ func (s *Store) Claim(ctx context.Context, job string, batch int, token string) 
 	if res.Outcome != Claimed {
 		return res, nil
 	}
-	blob := replyString(v[2])
-	idxs, _ := v[3].([]any)
-	res.Indexes = make([]int, len(idxs))
-	res.Numbers = make([]string, len(idxs))
-	for i, x := range idxs {
-		res.Indexes[i] = int(replyInt(x))
-		res.Numbers[i] = unpackAt(blob, res.Indexes[i])
+	blob, st := replyString(v[2]), replyString(v[3])
+	n := strings.Count(st, "i")
+	res.Indexes = make([]int, 0, n)
+	res.Numbers = make([]string, 0, n)
+	for i := 0; i < len(st); i++ {
+		if st[i] == 'i' {
+			res.Indexes = append(res.Indexes, i)
+			res.Numbers = append(res.Numbers, unpackAt(blob, i))
+		}
 	}
 	if p := replyString(v[4]); p != "" {
 		if err := json.Unmarshal([]byte(p), &res.Params); err != nil {
@@ -200,6 +200,33 @@ func retryGroup(t time.Time) int64 {
 	return (ms + 999) / 1000 * 1000
 }
 
+// commitArgs encodes results for commitScript (see there): ARGV[1..5] are left for the caller,
+// then the results by position, the common fee of sent numbers, and the results that need more
+// than their state.
+func commitArgs(results []NumberResult) []any {
+	n := 0
+	fee, haveFee := int64(0), false
+	for _, r := range results {
+		n = max(n, r.Index+1)
+		if r.State == Sent && !haveFee {
+			fee, haveFee = r.Fee, true
+		}
+	}
+	res := make([]byte, n)
+	for i := range res {
+		res[i] = '.'
+	}
+	args := make([]any, 7, 7+4)
+	for _, r := range results {
+		res[r.Index] = byte(r.State)
+		if r.State == Failed || r.State == Retry || (r.State == Sent && r.Fee != fee) {
+			args = append(args, r.Index, r.Code, r.Fee, retryGroup(r.RetryAt))
+		}
+	}
+	args[5], args[6] = string(res), fee
+	return args
+}
+
 // Commit atomically applies per-number results and the job counters, only for the attempt whose
 // token holds the claim (also accepted when that attempt's claim had already expired into unknown:
 // a late reply is the best evidence). Batch becomes done (or "unknown" while unknowns remain).
@@ -218,11 +245,8 @@ func (s *Store) Commit(ctx context.Context, job string, batch int, token string,
 	if err := checkResults(job, batch, results, "sfur"); err != nil {
 		return CommitResult{}, err
 	}
-	args := make([]any, 0, 5+5*len(results))
-	args = append(args, s.now().UnixMilli(), token, s.retentionArg(), batchPrefix(job), batch)
-	for _, r := range results {
-		args = append(args, r.Index, string(rune(r.State)), r.Code, r.Fee, retryGroup(r.RetryAt))
-	}
+	args := commitArgs(results)
+	args[0], args[1], args[2], args[3], args[4] = s.now().UnixMilli(), token, s.retentionArg(), batchPrefix(job), batch
 	op := fmt.Sprintf("commit %s/%d", job, batch)
 	v, err := commitScript.Run(ctx, s.rdb, []string{jobKey(job), batchKey(job, batch), codesKey(job)}, args...).Slice()
 	if err != nil {
@@ -244,33 +268,6 @@ func (s *Store) Commit(ctx context.Context, job string, batch int, token string,
 		}
 	}
 	return res, nil
-}
-
-// IndexSerials writes sms:sn:<serial> -> job/batch/index for receipts (call before Commit).
-// Idempotent; results without SerialNo are skipped.
-func (s *Store) IndexSerials(ctx context.Context, job string, batch int, results []NumberResult) error {
-	if err := checkJobBatch(job, batch); err != nil {
-		return err
-	}
-	n := 0
-	for _, r := range results {
-		if r.SerialNo != "" {
-			n++
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, r := range results {
-			if r.SerialNo == "" {
-				continue
-			}
-			p.Set(ctx, serialKey(r.SerialNo), job+"|"+strconv.Itoa(batch)+"|"+strconv.Itoa(r.Index), s.opts.Retention)
-		}
-		return nil
-	})
-	return wrap(fmt.Sprintf("index serials of %s/%d", job, batch), err)
 }
 
 // UnknownNumber is a number whose send outcome is unknown.
@@ -305,7 +302,10 @@ func (s *Store) Unknowns(ctx context.Context, job string, batch int) ([]UnknownN
 }
 
 // SettleUnknown applies evidence: unknown -> Sent (with SerialNo) or Failed (with Code). Idempotent:
-// numbers that are no longer unknown are left alone. Serial numbers are indexed first.
+// numbers that are no longer unknown are left alone. Serial numbers are indexed first, only where
+// they are not indexed yet (IndexEvidenceSerials): a serial indexed to another number keeps
+// pointing there, and the number is settled all the same (the caller vouches for the evidence;
+// reconcile checks serials with IndexEvidenceSerials itself and passes none here).
 func (s *Store) SettleUnknown(ctx context.Context, job string, batch int, results []NumberResult) error {
 	if err := checkJobBatch(job, batch); err != nil {
 		return err
@@ -316,7 +316,7 @@ func (s *Store) SettleUnknown(ctx context.Context, job string, batch int, result
 	if len(results) == 0 {
 		return nil
 	}
-	if err := s.IndexSerials(ctx, job, batch, results); err != nil {
+	if _, err := s.IndexEvidenceSerials(ctx, job, batch, results); err != nil {
 		return err
 	}
 	args := make([]any, 0, 3+4*len(results))

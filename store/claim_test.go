@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func TestClaimCommit(t *testing.T) {
 		if code := e.rdb.HGet(ctx, codesKey("j"), "0:3").Val(); code != "FailedOperation.PhoneNumberInBlacklist" {
 			t.Fatalf("per-number code = %q", code)
 		}
-		if v := e.rdb.Get(ctx, serialKey("sn1")).Val(); v != "j|0|1" {
+		if v := e.serialEntry(t, "sn1"); v != "j|0|1" {
 			t.Fatalf("serial index = %q", v)
 		}
 		// Second run of the same task, and a stale second commit.
@@ -340,7 +341,7 @@ func TestReconcile(t *testing.T) {
 			}
 		}
 		e.wantCounts(t, "j", counts{State: StateRunning, Total: 4, Sent: 2, Failed: 1, Unknown: 1, Pending: 1})
-		if v := e.rdb.Get(ctx, serialKey("late-sn")).Val(); v != "j|0|0" {
+		if v := e.serialEntry(t, "late-sn"); v != "j|0|0" {
 			t.Fatalf("serial of settled number not indexed: %q", v)
 		}
 		at := t0.Add(2 * time.Minute)
@@ -367,5 +368,60 @@ func TestReconcile(t *testing.T) {
 		if a, _ := e.s.ActiveJobs(ctx); len(a) != 0 {
 			t.Fatalf("done job still active: %v", a)
 		}
+	})
+}
+
+// TestCommitEncoding: the compact commit arguments (results by position, a common fee, extras
+// for codes, retry times and other fees) carry every result, given in any order.
+func TestCommitEncoding(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.create(t, testJob("j"), 8, 200)
+		e.mustClaim(t, "j", 0, "t")
+		rs := []NumberResult{
+			{Index: 6, State: Sent, Fee: 2, SerialNo: "a"},
+			{Index: 0, State: Sent, Fee: 1, SerialNo: "b"},
+			{Index: 5, State: Sent, Fee: 1, SerialNo: "c"},
+			{Index: 1, State: Failed, Code: "F1"},
+			{Index: 4, State: Failed, Code: "F2", Fee: 9}, // a failed number's fee is not counted
+			{Index: 3, State: Retry, RetryAt: t0.Add(5 * time.Second)},
+			{Index: 2, State: Retry, RetryAt: t0.Add(time.Second)},
+			// index 7: no result -> unknown
+		}
+		r := e.commit(t, "j", 0, "t", rs)
+		want := []RetryBatch{{Batch: 1, At: t0.Add(time.Second)}, {Batch: 2, At: t0.Add(5 * time.Second)}}
+		if !r.Applied || !r.HasUnknown || fmt.Sprint(r.RetryBatches) != fmt.Sprint(want) {
+			t.Fatalf("commit = %+v, want retry batches %v", r, want)
+		}
+		if got := e.batchField(t, "j", 0, "st"); got != "sfrrfssu" {
+			t.Fatalf("states %q", got)
+		}
+		st := e.wantCounts(t, "j", counts{State: StateRunning, Total: 8, Sent: 3, Failed: 2, Unknown: 1, Pending: 3})
+		if st.Fee != 4 || fmt.Sprint(st.FailedByCode) != "map[F1:1 F2:1]" {
+			t.Fatalf("fee %d, failed by code %v", st.Fee, st.FailedByCode)
+		}
+		if c := e.rdb.HGetAll(ctx, codesKey("j")).Val(); fmt.Sprint(c) != "map[0:1:F1 0:4:F2]" {
+			t.Fatalf("codes = %v", c)
+		}
+		e.clock.Add(time.Second)
+		if c := e.mustClaim(t, "j", 1, "t1"); !slices.Equal(c.Numbers, nums(2, 1)) {
+			t.Fatalf("retry batch 1 = %v", c.Numbers)
+		}
+		// Only sent results, none with a fee: fee 0 everywhere.
+		e.create(t, testJob("k"), 2, 200)
+		e.mustClaim(t, "k", 0, "t")
+		e.commit(t, "k", 0, "t", []NumberResult{{Index: 1, State: Sent}, {Index: 0, State: Unknown}})
+		if st := e.wantCounts(t, "k", counts{State: StateRunning, Total: 2, Sent: 1, Unknown: 1, Pending: 1}); st.Fee != 0 {
+			t.Fatalf("fee = %d", st.Fee)
+		}
+		// An index beyond the batch is refused by its index, nothing written.
+		e.create(t, testJob("m"), 3, 200)
+		e.mustClaim(t, "m", 0, "t")
+		_, err := e.s.Commit(ctx, "m", 0, "t", []NumberResult{{Index: 2, State: Sent}, {Index: 9, State: Failed, Code: "X"}})
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "index 9") {
+			t.Fatalf("err = %v, want ErrInvalid naming index 9", err)
+		}
+		e.wantCounts(t, "m", counts{State: StateRunning, Total: 3, Pending: 3})
 	})
 }

@@ -33,7 +33,10 @@
 //	                             cm/rb/hu: the committed result (replayed to a repeated Commit);
 //	                             fc: failure code of numbers failed as a whole (expiry, job fail)
 //	sms:{J}:codes          hash  "<batch>:<idx>" -> failure code of numbers that failed on send
-//	sms:sn:<serial>        str   "<job>|<batch>|<idx>": Tencent SerialNo -> number (receipts)
+//	sms:sn:{sn<h>}:<yyyymmdd>
+//	                       hash  the serial index: Tencent SerialNo -> "<job>|<batch>|<idx>"
+//	                             (receipts), one hash per UTC day and shard h (2 hex digits:
+//	                             FNV-1a of the serial mod 16); see below
 //	sms:rcpt:{A}:inbox     hash  page id -> raw receipt page (JSON), saved before it is applied
 //	sms:rcpt:{A}:unmatched str   count of receipts that matched no send
 //	sms:um:<e164>          set   unmatched receipts of a number (JSON): evidence for unknowns
@@ -44,6 +47,15 @@
 //	sms:lease:<name>       str   owner token, PX ttl
 //	sms:jobs:active        zset  job -> created ms, jobs not finished (the sweeper's list)
 //
+// The serial index is written once per accepted number, so it is laid out for the send path: a
+// batch's serials go to the day's buckets of their shards, at most 16 HSETs (and PEXPIREs) in one
+// pipeline, not a key per serial. Its hash tag is the shard alone, so every day of one shard is
+// one slot: IndexEvidenceSerials checks all days and writes (set if absent) in one script. A
+// lookup probes the shard's buckets newest first (the newest entry wins), from the day after the
+// receipt's (clock skew; every live bucket when the receipt has no time) back to the oldest bucket
+// not expired, all serials of a page in one pipeline of HMGETs. A bucket expires at the end of
+// its day plus Retention, so an entry lives between Retention and Retention plus one day.
+//
 // Number state bytes: p pending, i in flight, s sent (accepted), f failed, u unknown,
 // c cancelled, r moved to a retry batch, D delivered, U undelivered. A queued number costs its
 // 8 packed bytes, one state byte and its share of the batch hash (about 12 bytes per number in
@@ -53,7 +65,8 @@
 //
 // Every key has a TTL. Job keys get Options.Retention (plus the wait until send_at for scheduled
 // jobs) at creation, and every script that writes a key extends its TTL to at least Retention
-// (never shortens it). Serial index keys, receipt records, halts and the active set likewise.
+// (never shortens it). Receipt records, halts and the active set likewise; serial index buckets
+// expire at the end of their day + Retention (every write sets that).
 // Leases have their own TTL.
 //
 // # Scripts

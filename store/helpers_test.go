@@ -338,3 +338,22 @@ func (e *env) batchField(t *testing.T, job string, batch int, field string) stri
 	}
 	return v
 }
+
+// serialEntry is the serial index entry of a serial ("" when it is not indexed).
+func (e *env) serialEntry(t *testing.T, serial string) string {
+	t.Helper()
+	es, err := e.s.lookupSerials(context.Background(), []string{serial}, nil)
+	if err != nil {
+		t.Fatalf("serial lookup %s: %v", serial, err)
+	}
+	return es[0].value
+}
+
+// advance moves the store's clock, and miniredis's key TTLs with it (real Redis keeps its own
+// time: there only what the store computes from its clock moves).
+func (e *env) advance(d time.Duration) {
+	e.clock.Add(d)
+	if e.mr != nil {
+		e.mr.FastForward(d)
+	}
+}

@@ -124,6 +124,9 @@ func receiptNumber(s string) (e164, packed string) {
 // ApplyReceiptPage applies every receipt exactly once (a second application changes nothing):
 // by SerialNo index; else by SessionContext "<job>|<batch>|<attempt>" + number; else recorded as
 // unmatched (counted per app, and kept by number as evidence for unknowns). Then deletes the page.
+// The serial index is searched from the day after the receipt's ReceivedAt back over the
+// retention (every day bucket when ReceivedAt is zero): a serial indexed more than a day after
+// the day of its receipt is not found.
 //
 // Each step is idempotent, so concurrent or repeated appliers of one page never double-count: the
 // serial lookup is a read; each job's receipts are applied by one script that moves a number's
@@ -141,16 +144,15 @@ func (s *Store) ApplyReceiptPage(ctx context.Context, app string, page SavedPage
 	var stats ApplyStats
 	matched := make([]bool, len(page.Receipts))
 
-	// Step 1: serial index lookups (one slot per serial; pipelined).
-	serialCmds := make([]*redis.StringCmd, len(page.Receipts))
-	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, r := range page.Receipts {
-			if r.SerialNo != "" {
-				serialCmds[i] = p.Get(ctx, serialKey(r.SerialNo))
-			}
-		}
-		return nil
-	}); err != nil && !isNil(err) {
+	// Step 1: serial index lookups (pipelined HMGETs over the day buckets the serials can be in,
+	// bounded by each receipt's time).
+	serials := make([]string, len(page.Receipts))
+	times := make([]time.Time, len(page.Receipts))
+	for i, r := range page.Receipts {
+		serials[i], times[i] = r.SerialNo, r.ReceivedAt
+	}
+	entries, err := s.lookupSerials(ctx, serials, times)
+	if err != nil {
 		return ApplyStats{}, wrap(op+": serial lookup", err)
 	}
 	byJob := map[string][]receiptTarget{}
@@ -163,14 +165,10 @@ func (s *Store) ApplyReceiptPage(ctx context.Context, app string, page SavedPage
 	}
 	for i, r := range page.Receipts {
 		_, packed := receiptNumber(r.PhoneNumber)
-		if c := serialCmds[i]; c != nil {
-			if v, err := c.Result(); err == nil {
-				if job, batch, idx, ok := splitRef(v); ok {
-					add(job, receiptTarget{receipt: i, batch: batch, idx: idx, packed: packed})
-					continue
-				}
-			} else if !isNil(err) {
-				return ApplyStats{}, wrap(op+": serial lookup", err)
+		if e := entries[i]; e.ok {
+			if job, batch, idx, ok := splitRef(e.value); ok {
+				add(job, receiptTarget{receipt: i, batch: batch, idx: idx, packed: packed})
+				continue
 			}
 		}
 		if job, batch, _, ok := splitRef(r.SessionContext); ok && packed != "" {

@@ -121,8 +121,8 @@ return 1
 // claimScript: see Store.Claim.
 // KEYS[1] job, KEYS[2] batch, KEYS[3] params.
 // ARGV[1] now, ARGV[2] token, ARGV[3] claim lease ms, ARGV[4] ttl.
-// Reply {outcome, attempt, packed numbers, indexes, params json, intl, retry-at ms, job fields}
-// or {-1} job not found, {-2} batch not found.
+// Reply {outcome, attempt, packed numbers, state bytes (the claimed numbers are the 'i' ones),
+// params json, intl, retry-at ms, job fields} or {-1} job not found, {-2} batch not found.
 var claimScript = redis.NewScript(prelude + `
 local now = tonumber(ARGV[1])
 local jf = redis.call('HMGET', KEYS[1], 'ready', 'cancel', 'fail', 'send_at', 'expires_at',
@@ -136,7 +136,7 @@ if not state then return {-2} end
 local attempt = num(b[2])
 local st = b[9]
 local function reply(code, retry)
-  return {code, attempt, '', {}, '', '', retry or 0, job}
+  return {code, attempt, '', '', '', '', retry or 0, job}
 end
 local function save(fields)
   redis.call('HSET', KEYS[2], unpack(fields))
@@ -144,11 +144,8 @@ local function save(fields)
   touch(KEYS[1], ARGV[4])
 end
 local function claimed(states)
-  local idxs = {}
-  for i = 1, #states do
-    if string.byte(states, i) == 105 then idxs[#idxs + 1] = i - 1 end -- 'i'
-  end
-  return {0, attempt, b[10], idxs, str(redis.call('LINDEX', KEYS[3], b[6])), str(b[7]), 0, job}
+  -- the numbers claimed are those in flight ('i'): the caller finds them in states
+  return {0, attempt, b[10], states, str(redis.call('LINDEX', KEYS[3], b[6])), str(b[7]), 0, job}
 end
 
 if state == 'done' then return reply(1) end
@@ -232,19 +229,29 @@ return 1
 // commitScript: see Store.Commit.
 // KEYS[1] job, KEYS[2] batch, KEYS[3] codes.
 // ARGV[1] now, ARGV[2] token, ARGV[3] ttl, ARGV[4] batch key prefix, ARGV[5] batch index,
-// ARGV[6..] 5 per result: index, state (s|f|u|r), code, fee, retry-at ms (grouping key).
+// ARGV[6] the results by position: one byte per number from index 0, '.' (no result) or the
+// state (s|f|u|r); ARGV[7] the fee of a sent number; ARGV[8..] 4 per result that needs more
+// (failed: its code; retry: its retry-at ms, the grouping key; sent with another fee): index,
+// code, fee, retry-at ms. (A compact form: the common batch, all sent at one fee, costs two
+// arguments in all instead of five per number.)
 // Reply {1, "batch:at,...", hasUnknown} applied (or replayed), {0} not the claim holder,
 // {-2} batch not found, {-3, index} index out of range.
 var commitScript = redis.NewScript(prelude + `
-local b = redis.call('HMGET', KEYS[2], 's', 'tok', 'cm', 'rb', 'hu', 'num', 'st', 'pi', 'intl', 'a')
+local b = redis.call('HMGET', KEYS[2], 's', 'tok', 'cm', 'rb', 'hu', 'st', 'pi', 'intl', 'a')
 if not b[1] then return {-2} end
 if b[2] ~= ARGV[2] then return {0} end
 if b[3] == '1' then return {1, str(b[4]), num(b[5])} end -- same commit again: replay its result
-local blob, st = b[6], chars(b[7])
-for i = 6, #ARGV, 5 do
-  local idx = tonumber(ARGV[i])
-  if idx < 0 or idx >= #st then return {-3, idx} end
+-- state bytes are handled as numbers (string.byte), the cheapest form for ~200 of them
+local I, U, S, F, R, C, D, UD, DOT = string.byte('iusfrcDU.', 1, 9)
+local st = {string.byte(b[6], 1, -1)}
+local res = ARGV[6]
+for p = #st + 1, #res do
+  if string.byte(res, p) ~= DOT then return {-3, p - 1} end
 end
+local rv = {string.byte(res, 1, -1)}
+local extra = {}
+for i = 8, #ARGV, 4 do extra[tonumber(ARGV[i]) + 1] = i end
+local dfee = tonumber(ARGV[7])
 local jf = redis.call('HMGET', KEYS[1], 'cancel', 'fail')
 local sent, failed, unknown, cancelled, fee = 0, 0, 0, 0, 0
 local fc, fcorder, codes = {}, {}, {}
@@ -253,49 +260,56 @@ local function addfc(code)
   if not fc[code] then fc[code] = 0; fcorder[#fcorder + 1] = code end
   fc[code] = fc[code] + 1
 end
-for i = 6, #ARGV, 5 do
-  local p = tonumber(ARGV[i]) + 1
-  local r, code, f, at = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4]
-  local cur = st[p]
-  if cur == 'i' or cur == 'u' then
-    if cur == 'u' then unknown = unknown - 1 end
-    if r == 's' then
-      st[p] = 's'; sent = sent + 1; fee = fee + f
-    elseif r == 'f' then
-      st[p] = 'f'; failed = failed + 1; addfc(code)
-      codes[#codes + 1] = ARGV[5] .. ':' .. (p - 1); codes[#codes + 1] = code
-    elseif r == 'r' then
-      if jf[1] == '1' then
-        st[p] = 'c'; cancelled = cancelled + 1
-      elseif jf[2] then
-        st[p] = 'f'; failed = failed + 1; addfc(jf[2])
+for p = 1, #rv do
+  local r = rv[p]
+  if r ~= DOT then
+    local code, f, at = '', dfee, '0'
+    local x = extra[p]
+    if x then code, f, at = ARGV[x + 1], tonumber(ARGV[x + 2]), ARGV[x + 3] end
+    local cur = st[p]
+    if cur == I or cur == U then
+      if cur == U then unknown = unknown - 1 end
+      if r == S then
+        st[p] = S; sent = sent + 1; fee = fee + f
+      elseif r == F then
+        st[p] = F; failed = failed + 1; addfc(code)
+        codes[#codes + 1] = ARGV[5] .. ':' .. (p - 1); codes[#codes + 1] = code
+      elseif r == R then
+        if jf[1] == '1' then
+          st[p] = C; cancelled = cancelled + 1
+        elseif jf[2] then
+          st[p] = F; failed = failed + 1; addfc(jf[2])
+        else
+          st[p] = R
+          if not groups[at] then groups[at] = {}; gorder[#gorder + 1] = at end
+          local g = groups[at]; g[#g + 1] = p - 1
+        end
       else
-        st[p] = 'r'
-        if not groups[at] then groups[at] = {}; gorder[#gorder + 1] = at end
-        local g = groups[at]; g[#g + 1] = p - 1
+        st[p] = U; unknown = unknown + 1
       end
-    else
-      st[p] = 'u'; unknown = unknown + 1
+    elseif (cur == S or cur == D or cur == UD) and r == S then
+      fee = fee + f -- settled by a receipt or by reconcile before this late reply: only the fee is new
     end
-  elseif (cur == 's' or cur == 'D' or cur == 'U') and r == 's' then
-    fee = fee + f -- settled by a receipt or by reconcile before this late reply: only the fee is new
   end
 end
 local hu = 0
 for p = 1, #st do
-  if st[p] == 'i' then st[p] = 'u'; unknown = unknown + 1 end -- no result given: outcome unknown
-  if st[p] == 'u' then hu = 1 end
+  if st[p] == I then st[p] = U; unknown = unknown + 1 end -- no result given: outcome unknown
+  if st[p] == U then hu = 1 end
 end
 table.sort(gorder, function(x, y) return tonumber(x) < tonumber(y) end)
 local rb = {}
-for _, at in ipairs(gorder) do
-  local n = new_batch(KEYS[1], ARGV[4], blob, groups[at], str(b[8]), str(b[9]), at, ARGV[3], b[10])
-  rb[#rb + 1] = n .. ':' .. at
+if #gorder > 0 then
+  local blob = redis.call('HGET', KEYS[2], 'num')
+  for _, at in ipairs(gorder) do
+    local n = new_batch(KEYS[1], ARGV[4], blob, groups[at], str(b[7]), str(b[8]), at, ARGV[3], b[9])
+    rb[#rb + 1] = n .. ':' .. at
+  end
 end
 local rbs = table.concat(rb, ',')
 local state = 'done'
 if hu == 1 then state = 'unknown' end
-redis.call('HSET', KEYS[2], 'st', table.concat(st), 's', state, 'cm', '1', 'rb', rbs, 'hu', hu)
+redis.call('HSET', KEYS[2], 'st', string.char(unpack(st)), 's', state, 'cm', '1', 'rb', rbs, 'hu', hu)
 touch(KEYS[2], ARGV[3])
 if sent ~= 0 then redis.call('HINCRBY', KEYS[1], 'sent', sent) end
 if failed ~= 0 then redis.call('HINCRBY', KEYS[1], 'failed', failed) end

@@ -19,7 +19,7 @@ func TestSerialRefs(t *testing.T) {
 		if err := e.s.IndexSerials(ctx, "ja", 2, []NumberResult{{Index: 7, State: Sent, SerialNo: "sn-a"}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.rdb.Set(ctx, serialKey("sn-bad"), "not a ref", 0).Err(); err != nil {
+		if err := e.rdb.HSet(ctx, serialKey(serialShard("sn-bad"), dayOf(e.clock.Now())), "sn-bad", "not a ref").Err(); err != nil {
 			t.Fatal(err)
 		}
 		got, err := e.s.SerialRefs(ctx, []string{"sn-a", "sn-none", "", "sn-bad", "sn-a"})
@@ -65,8 +65,8 @@ func TestIndexEvidenceSerials(t *testing.T) {
 		if want := map[string]SerialRef{"sn-a": ref("ja", 0, 3), "sn-fresh": ref("jb", 4, 1)}; !maps.Equal(got, want) {
 			t.Errorf("index = %v, want %v", got, want)
 		}
-		if ttl := e.rdb.PTTL(ctx, serialKey("sn-fresh")).Val(); ttl <= 0 || ttl > DefaultRetention {
-			t.Errorf("TTL of an evidence serial = %v, want (0, %v]", ttl, DefaultRetention)
+		if ttl := e.rdb.PTTL(ctx, serialKey(serialShard("sn-fresh"), dayOf(t0))).Val(); ttl <= DefaultRetention || ttl > DefaultRetention+24*time.Hour {
+			t.Errorf("TTL of an evidence serial's bucket = %v, want (%v, %v]", ttl, DefaultRetention, DefaultRetention+24*time.Hour)
 		}
 		// The same serial claimed for another number of the same batch is a conflict too.
 		conflicts, err := e.s.IndexEvidenceSerials(ctx, "jb", 4, []NumberResult{{Index: 9, State: Sent, SerialNo: "sn-fresh"}})
