@@ -57,21 +57,29 @@ func (s *Server) sumHours(b, e int64) hourStats {
 	return sum
 }
 
+// statistics checks the app and the hour range of a statistics request and sums its hours.
+func (s *Server) statistics(app, begin, end *string) (hourStats, *apiError) {
+	if e := s.checkApp(app); e != nil {
+		return hourStats{}, e
+	}
+	b, en, e := hourRange(begin, end)
+	if e != nil {
+		return hourStats{}, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sumHours(b, en), nil
+}
+
 func (s *Server) handleSendStatusStatistics(body []byte, reqID string, _ time.Time) (any, *apiError) {
 	var req sms.SendStatusStatisticsRequestParams
 	if e := decode(body, &req); e != nil {
 		return nil, e
 	}
-	if e := s.checkApp(req.SmsSdkAppId); e != nil {
-		return nil, e
-	}
-	b, en, e := hourRange(req.BeginTime, req.EndTime)
+	sum, e := s.statistics(req.SmsSdkAppId, req.BeginTime, req.EndTime)
 	if e != nil {
 		return nil, e
 	}
-	s.mu.Lock()
-	sum := s.sumHours(b, en)
-	s.mu.Unlock()
 	return &sms.SendStatusStatisticsResponseParams{
 		SendStatusStatistics: &sms.SendStatusStatistics{
 			FeeCount:            ptr(sum.fee),
@@ -87,16 +95,10 @@ func (s *Server) handleCallbackStatusStatistics(body []byte, reqID string, _ tim
 	if e := decode(body, &req); e != nil {
 		return nil, e
 	}
-	if e := s.checkApp(req.SmsSdkAppId); e != nil {
-		return nil, e
-	}
-	b, en, e := hourRange(req.BeginTime, req.EndTime)
+	sum, e := s.statistics(req.SmsSdkAppId, req.BeginTime, req.EndTime)
 	if e != nil {
 		return nil, e
 	}
-	s.mu.Lock()
-	sum := s.sumHours(b, en)
-	s.mu.Unlock()
 	return &sms.CallbackStatusStatisticsResponseParams{
 		CallbackStatusStatistics: &sms.CallbackStatusStatistics{
 			CallbackCount:        ptr(sum.cbSuccess + sum.cbFail),
