@@ -17,7 +17,9 @@ import (
 // SendStore is what SendHandler needs from the store.
 type SendStore interface {
 	Claim(ctx context.Context, job string, batch int, token string) (store.ClaimResult, error)
+	Launch(ctx context.Context, job string, batch int, token string) (store.LaunchResult, error)
 	Release(ctx context.Context, job string, batch int, token string) error
+	Requeue(ctx context.Context, job string, batch int, token string) error
 	Commit(ctx context.Context, job string, batch int, token string, results []store.NumberResult) (store.CommitResult, error)
 	IndexSerials(ctx context.Context, job string, batch int, results []store.NumberResult) error
 	FailJob(ctx context.Context, job, code string) error

@@ -1,7 +1,8 @@
 // Package dispatcher holds smsdispatch's asynq task handlers and background loops:
 //
-//   - SendHandler (tasks.TypeSendBatch) sends one batch: store.Claim, the app's halt check,
-//     the fleet-wide rate limiter, one SendSms call, retry.Decide for the call and for every
+//   - SendHandler (tasks.TypeSendBatch) sends one batch: store.Claim (a reservation), the app's
+//     halt check, the fleet-wide rate limiter, store.Launch (the attempt that may send), one
+//     SendSms call, retry.Decide for the call and for every
 //     number, store.IndexSerials and store.Commit, then the follow-up tasks (retry batches,
 //     reconcile).
 //   - ReconcileHandler (tasks.TypeReconcile) settles numbers whose send outcome is unknown:
@@ -9,7 +10,7 @@
 //     as sent; numbers without evidence after ReconcileWindow are resent (otp jobs at once). A
 //     receipt is evidence only if it can be this batch's: its serial is not indexed to another
 //     number, its SessionContext (if any) names this job and batch, and it was received no earlier
-//     than the claim time minus a clock-skew margin (EvidenceSlack, 5 s). Its serial is indexed
+//     than the launch time minus a clock-skew margin (EvidenceSlack, 5 s). Its serial is indexed
 //     set-if-absent (store.IndexEvidenceSerials), never taken from another send.
 //   - ProbeHandler (tasks.TypeProbe) lets one parked batch of a halted app through and resumes
 //     the app when Tencent accepts it.
@@ -26,7 +27,8 @@
 //
 // asynq runs a task at least once and sometimes twice at the same time. The batch record in
 // Redis is the truth: a run sends only the numbers its claim holds, and only the run holding the
-// claim commits. A run that finds the claim held gets Busy and waits; a claim whose holder died
+// claim commits. A run that finds the claim held gets Busy and waits; a reservation whose holder
+// died before launching it gives its numbers back to pending; a launched claim whose holder died
 // turns its numbers unknown, and unknown numbers are never resent blindly, only after reconcile
 // found no evidence for them. A number can be sent twice in one case only: it was sent, the reply
 // was lost, and no receipt or send record showed up within ReconcileWindow (or, for otp jobs, at

@@ -25,9 +25,13 @@ type fakeStore struct {
 	mu     sync.Mutex
 	calls  []string
 	ctxErr map[string]error // ctx.Err() of the last call of each method, at the time of the call
+	// lastAttempt is the attempt of the last ClaimFunc result (what a nil LaunchFunc launches).
+	lastAttempt int
 
 	ClaimFunc             func(ctx context.Context, job string, batch int, token string) (store.ClaimResult, error)
+	LaunchFunc            func(ctx context.Context, job string, batch int, token string) (store.LaunchResult, error)
 	ReleaseFunc           func(ctx context.Context, job string, batch int, token string) error
+	RequeueFunc           func(ctx context.Context, job string, batch int, token string) error
 	CommitFunc            func(ctx context.Context, job string, batch int, token string, results []store.NumberResult) (store.CommitResult, error)
 	IndexSerialsFunc      func(ctx context.Context, job string, batch int, results []store.NumberResult) error
 	FailJobFunc           func(ctx context.Context, job, code string) error
@@ -96,7 +100,30 @@ func (f *fakeStore) Claim(ctx context.Context, job string, batch int, token stri
 	if f.ClaimFunc == nil {
 		return store.ClaimResult{}, nil
 	}
-	return f.ClaimFunc(ctx, job, batch, token)
+	cr, err := f.ClaimFunc(ctx, job, batch, token)
+	f.mu.Lock()
+	f.lastAttempt = cr.Attempt
+	f.mu.Unlock()
+	return cr, err
+}
+
+// Launch without a LaunchFunc launches the last claim at its attempt.
+func (f *fakeStore) Launch(ctx context.Context, job string, batch int, token string) (store.LaunchResult, error) {
+	f.record(ctx, "Launch")
+	if f.LaunchFunc == nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return store.LaunchResult{Outcome: store.Claimed, Attempt: f.lastAttempt}, nil
+	}
+	return f.LaunchFunc(ctx, job, batch, token)
+}
+
+func (f *fakeStore) Requeue(ctx context.Context, job string, batch int, token string) error {
+	f.record(ctx, "Requeue")
+	if f.RequeueFunc == nil {
+		return nil
+	}
+	return f.RequeueFunc(ctx, job, batch, token)
 }
 
 func (f *fakeStore) Release(ctx context.Context, job string, batch int, token string) error {

@@ -204,6 +204,23 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, probe b
 		return res, fmt.Errorf("dispatcher: rate limiter: %w", err)
 	}
 
+	// The request may leave from here on: launch the claim (the attempt counts from now, and its
+	// lease and evidence window start now), checking the job again after the wait.
+	lr, err := h.store.Launch(ctx, jobID, batch, token)
+	if err != nil {
+		return res, errors.Join(fmt.Errorf("dispatcher: launch %s/%d: %w", jobID, batch, err), h.release(ctx, jobID, batch, token))
+	}
+	switch lr.Outcome {
+	case store.Claimed:
+		cr.Attempt = lr.Attempt
+	case store.Busy:
+		log.Info("reservation taken over while waiting on the rate limiter, nothing sent")
+		return res, nil
+	default: // Cancelled, Expired, JobFailed: the reserved numbers were settled so
+		log.Info("job ended while waiting on the rate limiter, nothing sent", zap.Stringer("launch", lr.Outcome))
+		return res, nil
+	}
+
 	req := tencentsms.SendRequest{
 		AppID:          job.AppID,
 		SignName:       job.SignName,
@@ -287,7 +304,8 @@ func (h *SendHandler) callFailed(ctx context.Context, log *zap.Logger, cr store.
 	switch d.Action {
 	case retry.RetryCall:
 		// Nothing was accepted: give the numbers back and run the task again after the backoff.
-		if err := h.release(ctx, jobID, batch, token); err != nil {
+		// The call was made, so the attempt counts against the retry budget.
+		if err := h.requeue(ctx, jobID, batch, token); err != nil {
 			return res, err
 		}
 		log.Info("send not accepted, retrying the call", zap.Duration("delay", d.Delay), zap.String("reason", d.Reason))
@@ -463,13 +481,15 @@ func allDigits(s string) bool {
 // because the claim was lost is logged, not retried: whoever holds the batch now decides.
 func (h *SendHandler) commit(ctx context.Context, log *zap.Logger, cr store.ClaimResult, jobID string, batch int,
 	token string, results []store.NumberResult) error {
-	indexErr := h.store.IndexSerials(ctx, jobID, batch, results)
+	if err := h.indexSerials(ctx, jobID, batch, results); err != nil {
+		// Without the index their receipts could not be matched: commit the sent numbers as
+		// unknown instead, and reconcile settles them from their receipts (SessionContext).
+		log.Warn("serial numbers not indexed, sent numbers committed as unknown", zap.Error(err))
+		results = sentAsUnknown(results)
+	}
 	cres, err := h.store.Commit(ctx, jobID, batch, token, results)
 	if err != nil {
-		return errors.Join(indexErr, fmt.Errorf("dispatcher: commit %s/%d: %w", jobID, batch, err))
-	}
-	if indexErr != nil {
-		log.Warn("serial numbers not indexed: their receipts will count as unmatched", zap.Error(indexErr))
+		return fmt.Errorf("dispatcher: commit %s/%d: %w", jobID, batch, err)
 	}
 	if !cres.Applied {
 		h.m.LostClaims.Inc()
@@ -492,6 +512,46 @@ func (h *SendHandler) commit(ctx context.Context, log *zap.Logger, cr store.Clai
 		}
 	}
 	return nil
+}
+
+// indexSerialTries bounds the IndexSerials calls of one commit; indexSerialBackoff is the wait
+// before the second (doubled before each next).
+const (
+	indexSerialTries   = 3
+	indexSerialBackoff = 100 * time.Millisecond
+)
+
+// indexSerials indexes the serials of sent numbers, retrying a failure a few times.
+func (h *SendHandler) indexSerials(ctx context.Context, jobID string, batch int, results []store.NumberResult) error {
+	var err error
+	wait := indexSerialBackoff
+	for try := range indexSerialTries {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(wait):
+			}
+			wait *= 2
+		}
+		if err = h.store.IndexSerials(ctx, jobID, batch, results); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("dispatcher: index serials of %s/%d: %w", jobID, batch, err)
+}
+
+// sentAsUnknown returns results with every Sent number made Unknown: reconcile then finds its
+// receipt by number and SessionContext.
+func sentAsUnknown(results []store.NumberResult) []store.NumberResult {
+	out := make([]store.NumberResult, len(results))
+	for i, r := range results {
+		if r.State == store.Sent {
+			r = store.NumberResult{Index: r.Index, State: store.Unknown, Code: r.Code}
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // countStates adds results to the Numbers metric, one Add per state (not one label lookup per
@@ -541,10 +601,10 @@ func stateName(s store.State) string {
 // other batch of the job meets the same code and tries again.
 func (h *SendHandler) failJob(ctx context.Context, log *zap.Logger, jobID, code string) {
 	if err := h.store.FailJob(ctx, jobID, code); err != nil {
-		log.Error("job not marked failed; its other batches will try", zap.String("code", code), zap.Error(err))
+		log.Error("job not marked failed; its other batches will try", zap.String("job_code", code), zap.Error(err))
 		return
 	}
-	log.Warn("job failed", zap.String("code", code))
+	log.Warn("job failed", zap.String("job_code", code))
 }
 
 // haltAndPark halts the app after a halting call-level code, gives the batch back and parks it,
@@ -580,12 +640,24 @@ func (h *SendHandler) parkHalted(ctx context.Context, log *zap.Logger, jobID str
 	return nil
 }
 
-// release gives a claim back (nothing was sent). It runs even after ctx ended.
+// release gives a claim back (nothing was sent, the attempt does not count). It runs even after
+// ctx ended.
 func (h *SendHandler) release(ctx context.Context, jobID string, batch int, token string) error {
 	rctx, cancel := detached(ctx, h.commitTimeout)
 	defer cancel()
 	if err := h.store.Release(rctx, jobID, batch, token); err != nil {
 		return fmt.Errorf("dispatcher: release %s/%d: %w", jobID, batch, err)
+	}
+	return nil
+}
+
+// requeue gives a launched claim back after Tencent refused the call as a whole; the attempt
+// counts. It runs even after ctx ended.
+func (h *SendHandler) requeue(ctx context.Context, jobID string, batch int, token string) error {
+	rctx, cancel := detached(ctx, h.commitTimeout)
+	defer cancel()
+	if err := h.store.Requeue(rctx, jobID, batch, token); err != nil {
+		return fmt.Errorf("dispatcher: requeue %s/%d: %w", jobID, batch, err)
 	}
 	return nil
 }

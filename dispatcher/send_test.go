@@ -1,15 +1,20 @@
 package dispatcher
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/smsdispatch/smsdispatch/retry"
 	"github.com/smsdispatch/smsdispatch/store"
@@ -215,7 +220,7 @@ func TestSendAllAccepted(t *testing.T) {
 	if f.lim.waits != 1 {
 		t.Errorf("limiter waits = %d, want 1", f.lim.waits)
 	}
-	if calls := f.st.called(); !slices.Equal(calls, []string{"Claim", "HaltOf", "IndexSerials", "Commit"}) {
+	if calls := f.st.called(); !slices.Equal(calls, []string{"Claim", "HaltOf", "Launch", "IndexSerials", "Commit"}) {
 		t.Errorf("store calls = %v", calls)
 	}
 	if len(*commits) != 1 || len((*commits)[0]) != 3 {
@@ -371,8 +376,9 @@ func TestSendCallRetry(t *testing.T) {
 			if ra.Delay != retry.DefaultBaseDelay/2 {
 				t.Errorf("Delay = %v, want %v", ra.Delay, retry.DefaultBaseDelay/2)
 			}
-			if f.st.count("Release") != 1 || f.st.count("Commit") != 0 {
-				t.Errorf("store calls = %v, want a Release and no Commit", f.st.called())
+			// A refused call counts as an attempt: Requeue, not Release.
+			if f.st.count("Requeue") != 1 || f.st.count("Release") != 0 || f.st.count("Commit") != 0 {
+				t.Errorf("store calls = %v, want a Requeue and no Commit", f.st.called())
 			}
 			if !errors.Is(ra, sendErr) {
 				t.Errorf("RetryAfterError does not wrap the send error")
@@ -533,7 +539,7 @@ func TestSendCallHalts(t *testing.T) {
 			if !probeAt.Equal(tc.at) {
 				t.Errorf("probe at %v, want %v", probeAt, tc.at)
 			}
-			if calls := f.st.called(); !slices.Equal(calls, []string{"Claim", "HaltOf", "Halt", "Release", "Park"}) {
+			if calls := f.st.called(); !slices.Equal(calls, []string{"Claim", "HaltOf", "Launch", "Halt", "Release", "Park"}) {
 				t.Errorf("store calls = %v", calls)
 			}
 			if !slices.Equal(parked, []int{0}) {
@@ -708,5 +714,161 @@ func TestAttemptOf(t *testing.T) {
 	}
 	if got := attemptOf(context.Background(), 0); got != 1 {
 		t.Errorf("attemptOf(claim 0) = %d", got)
+	}
+}
+
+// TestSendLaunchesAfterTheLimiter: the claim is launched (the attempt that may send is recorded)
+// only once the rate limiter granted the call, and a launch refused because the job expired,
+// was cancelled or failed, or the reservation was taken over while it waited sends nothing.
+func TestSendLaunchesAfterTheLimiter(t *testing.T) {
+	for _, tc := range []struct {
+		outcome store.ClaimOutcome
+		sends   int
+	}{
+		{store.Claimed, 1}, {store.Expired, 0}, {store.Cancelled, 0}, {store.JobFailed, 0}, {store.Busy, 0},
+	} {
+		t.Run(tc.outcome.String(), func(t *testing.T) {
+			f := newSendFixture(t, tasks.PriorityOTP)
+			var order []string
+			f.lim.WaitFunc = func(context.Context) error {
+				order = append(order, "wait")
+				return nil
+			}
+			f.st.LaunchFunc = func(context.Context, string, int, string) (store.LaunchResult, error) {
+				order = append(order, "launch")
+				return store.LaunchResult{Outcome: tc.outcome, Attempt: 1}, nil
+			}
+			sends := 0
+			f.snd.SendSmsFunc = func(_ context.Context, r tencentsms.SendRequest) (*tencentsms.SendResult, error) {
+				sends++
+				return okResult(r), nil
+			}
+			if err := f.run(t); err != nil {
+				t.Fatalf("ProcessTask = %v", err)
+			}
+			if !slices.Equal(order, []string{"wait", "launch"}) {
+				t.Fatalf("order = %v, want the limiter wait before the launch", order)
+			}
+			if sends != tc.sends {
+				t.Fatalf("SendSms calls = %d, want %d", sends, tc.sends)
+			}
+			if tc.sends == 0 && (f.st.count("Commit") != 0 || f.st.count("Release") != 0) {
+				t.Fatalf("store calls = %v: a refused launch has nothing to commit or release", f.st.called())
+			}
+		})
+	}
+}
+
+// TestSendLimiterCutShortReleasesBeforeLaunch: a wait that ends (shutdown) gives the reservation
+// back without launching it, so nothing counts as an attempt and nothing becomes unknown.
+func TestSendLimiterCutShortReleasesBeforeLaunch(t *testing.T) {
+	f := newSendFixture(t, tasks.PriorityNormal)
+	ctx, cancel := context.WithCancel(context.Background())
+	f.lim.WaitFunc = func(context.Context) error {
+		cancel()
+		return context.Canceled
+	}
+	err := f.h.ProcessTask(ctx, sendTask(t, "j1", 0))
+	asRetryAfter(t, err)
+	if f.st.count("Launch") != 0 || f.st.count("Release") != 1 {
+		t.Fatalf("store calls = %v, want a Release and no Launch", f.st.called())
+	}
+}
+
+// TestSendLogLinesAreValidJSON: every log line of a failing job is a JSON object without repeated
+// keys (a repeated "code" made the "job failed" line ambiguous to log pipelines).
+func TestSendLogLinesAreValidJSON(t *testing.T) {
+	f := newSendFixture(t, tasks.PriorityNormal)
+	var buf bytes.Buffer
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&buf), zapcore.DebugLevel)
+	h, err := NewSendHandler(SendConfig{
+		Store: f.st, Sender: f.snd, Enqueuer: f.enq, Limiter: f.lim, Metrics: f.m, Logger: zap.New(core),
+		Policy: retry.Policy{Rand: func() float64 { return 0.5 }}, HaltCacheTTL: -1, Now: f.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.captureCommits(store.CommitResult{Applied: true})
+	f.snd.SendSmsFunc = func(context.Context, tencentsms.SendRequest) (*tencentsms.SendResult, error) {
+		return nil, &tencentsms.Error{Code: "FailedOperation.SignatureIncorrectOrUnapproved", RequestID: "r-1"}
+	}
+	if err := h.ProcessTask(context.Background(), sendTask(t, "j1", 0)); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("log = %q, want the refusal and the job failure", buf.String())
+	}
+	for _, line := range lines {
+		if key, dup := repeatedKey(t, line); dup {
+			t.Errorf("log line repeats key %q: %s", key, line)
+		}
+	}
+}
+
+// repeatedKey reports the first top-level key that a JSON object line repeats.
+func repeatedKey(t *testing.T, line string) (string, bool) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("log line is not a JSON object: %s", line)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("log line %s: %v", line, err)
+		}
+		key := tok.(string)
+		if seen[key] {
+			return key, true
+		}
+		seen[key] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("log line %s: %v", line, err)
+		}
+	}
+	return "", false
+}
+
+// TestSendIndexSerialsFailure: a failed IndexSerials is retried; when it keeps failing the sent
+// numbers are committed unknown (reconcile settles them from their receipts), never as sent
+// with receipts nobody could match.
+func TestSendIndexSerialsFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failures int
+		want     store.State
+	}{
+		{"recovers", indexSerialTries - 1, store.Sent},
+		{"keeps failing", indexSerialTries, store.Unknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newSendFixture(t, tasks.PriorityNormal)
+			calls := 0
+			f.st.IndexSerialsFunc = func(context.Context, string, int, []store.NumberResult) error {
+				calls++
+				if calls <= tc.failures {
+					return errors.New("redis: connection refused")
+				}
+				return nil
+			}
+			commits := f.captureCommits(store.CommitResult{Applied: true})
+			f.snd.SendSmsFunc = func(_ context.Context, r tencentsms.SendRequest) (*tencentsms.SendResult, error) {
+				return okResult(r), nil
+			}
+			if err := f.run(t); err != nil {
+				t.Fatalf("ProcessTask = %v", err)
+			}
+			if len(*commits) != 1 {
+				t.Fatalf("commits = %d", len(*commits))
+			}
+			for _, r := range (*commits)[0] {
+				if r.State != tc.want {
+					t.Fatalf("result %+v, want state %c", r, tc.want)
+				}
+			}
+		})
 	}
 }

@@ -40,7 +40,7 @@ const ExpiredCode = "Expired"
 // ClaimResult is the result of Claim.
 type ClaimResult struct {
 	Outcome ClaimOutcome
-	Attempt int      // this claim's attempt number (1-based)
+	Attempt int      // this claim's attempt number once launched (1-based)
 	Numbers []string // E.164, the batch's numbers that were pending (now in flight)
 	Indexes []int    // position of each number in the batch record
 	Params  []string
@@ -50,13 +50,16 @@ type ClaimResult struct {
 }
 
 // Claim atomically (one Lua script): checks cancel / job failed / expiry / send-at / not-before /
-// batch state, then marks the batch in flight with attempt+1 and token. A missing job/batch is
-// ErrNotFound.
+// batch state, then reserves the batch's pending numbers for token (in flight, not launched yet).
+// A missing job/batch is ErrNotFound.
 //
-// The claim is the durable record of an attempt, written before SendSms. While it is live (younger
-// than Options.ClaimLease) every other Claim of the batch gets Busy; once it is older and not
-// committed, the next Claim turns its in-flight numbers into unknown and gets Unresolved: nobody
-// resends them until reconcile decides. A batch that was committed gets Done (or Unresolved while
+// A claim has two steps. Claim reserves (before the rate-limiter wait); Launch, called once the
+// limiter grants the call and just before SendSms, makes it the durable record of an attempt.
+// While a claim is live (younger than Options.ClaimLease, counted from the reservation and again
+// from the launch) every other Claim of the batch gets Busy. Once it is older and not committed,
+// the next Claim gives a reservation's numbers back to pending (nothing left the process) and
+// claims them, but turns a launched claim's in-flight numbers into unknown and gets Unresolved:
+// nobody resends them until reconcile decides. A batch that was committed gets Done (or Unresolved while
 // it has unknown numbers, so a lost reconcile task is scheduled again). Calling Claim again with the token that holds a live claim returns the same
 // claim (so a Claim retried after a network error is safe).
 func (s *Store) Claim(ctx context.Context, job string, batch int, token string) (ClaimResult, error) {
@@ -118,18 +121,72 @@ func (s *Store) Claim(ctx context.Context, job string, batch int, token string) 
 	return res, nil
 }
 
-// Release gives a claim back before anything was sent (e.g. ctx ended while waiting on the rate
-// limiter, or a halt was found): numbers back to pending. No-op when the token does not hold the
-// claim. If the claim had already expired into unknown, Release is believed (nothing was sent)
-// and the numbers return to pending too.
+// Launch turns a reservation made by Claim into a launched claim, the moment before the request
+// may leave the process (after the rate limiter granted the call): the attempt count grows by one,
+// and the claim's lease and the evidence window of its numbers start now. It checks the job
+// again: a job cancelled, failed or expired while the reservation waited settles the reserved
+// numbers so (Cancelled, JobFailed, Expired) and nothing may be sent. Busy means the token no
+// longer holds the batch (the reservation outlived Options.ClaimLease and another run took it):
+// send nothing. Launching a launched claim again with its token returns Claimed.
+func (s *Store) Launch(ctx context.Context, job string, batch int, token string) (LaunchResult, error) {
+	if err := checkJobBatch(job, batch); err != nil {
+		return LaunchResult{}, err
+	}
+	if token == "" {
+		return LaunchResult{}, invalidf("job %s batch %d: empty claim token", job, batch)
+	}
+	v, err := launchScript.Run(ctx, s.rdb, []string{jobKey(job), batchKey(job, batch)},
+		s.now().UnixMilli(), token, s.retentionArg(), ExpiredCode).Slice()
+	if err != nil {
+		return LaunchResult{}, wrap(fmt.Sprintf("launch %s/%d", job, batch), err)
+	}
+	switch code := replyInt(v[0]); code {
+	case -1:
+		return LaunchResult{}, fmt.Errorf("%w: %s", ErrNotFound, job)
+	case -2:
+		return LaunchResult{}, fmt.Errorf("%w: %s batch %d", ErrNotFound, job, batch)
+	default:
+		if len(v) < 2 {
+			return LaunchResult{}, fmt.Errorf("store: launch %s/%d: short script reply", job, batch)
+		}
+		return LaunchResult{Outcome: ClaimOutcome(code), Attempt: int(replyInt(v[1]))}, nil
+	}
+}
+
+// LaunchResult is the result of Launch.
+type LaunchResult struct {
+	Outcome ClaimOutcome // Claimed (launched), Busy, Cancelled, JobFailed or Expired
+	Attempt int          // the attempt count after the launch
+}
+
+// Release gives a claim back when nothing was sent (e.g. ctx ended while waiting on the rate
+// limiter, a halt was found, or Tencent answered with a halting code): numbers back to pending,
+// and a launched claim's attempt is not counted. No-op when the token does not hold the claim. If
+// the claim had already expired into unknown, Release is believed (nothing was sent) and the
+// numbers return to pending too.
 func (s *Store) Release(ctx context.Context, job string, batch int, token string) error {
+	return s.release(ctx, job, batch, token, false)
+}
+
+// Requeue gives a launched claim back after Tencent refused the call as a whole (nothing was
+// accepted, e.g. a throttling code): numbers back to pending like Release, but the attempt stays
+// counted against the retry budget.
+func (s *Store) Requeue(ctx context.Context, job string, batch int, token string) error {
+	return s.release(ctx, job, batch, token, true)
+}
+
+func (s *Store) release(ctx context.Context, job string, batch int, token string, keepAttempt bool) error {
 	if err := checkJobBatch(job, batch); err != nil {
 		return err
 	}
 	if token == "" {
 		return nil
 	}
-	err := releaseScript.Run(ctx, s.rdb, []string{jobKey(job), batchKey(job, batch)}, token, s.retentionArg()).Err()
+	keep := "0"
+	if keepAttempt {
+		keep = "1"
+	}
+	err := releaseScript.Run(ctx, s.rdb, []string{jobKey(job), batchKey(job, batch)}, token, s.retentionArg(), keep).Err()
 	return wrap(fmt.Sprintf("release %s/%d", job, batch), err)
 }
 

@@ -237,8 +237,9 @@ func TestRelease(t *testing.T) {
 		if err := e.s.Release(ctx, "j", 0, "a"); err != nil {
 			t.Fatal(err)
 		}
+		// Release says nothing was sent: the launched attempt is not counted.
 		c := e.mustClaim(t, "j", 0, "b")
-		if c.Attempt != 2 || len(c.Numbers) != 3 {
+		if c.Attempt != 1 || len(c.Numbers) != 3 {
 			t.Fatalf("claim after release = %+v", c)
 		}
 		if r := e.commit(t, "j", 0, "a", allSent("j", 0, c)); r.Applied {
@@ -253,10 +254,110 @@ func TestRelease(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.wantCounts(t, "j", counts{State: StateRunning, Total: 3, Pending: 3})
-		if c := e.mustClaim(t, "j", 0, "d"); c.Attempt != 3 {
+		if c := e.mustClaim(t, "j", 0, "d"); c.Attempt != 1 {
 			t.Fatalf("attempt = %d", c.Attempt)
 		}
+		// Requeue (Tencent refused the call) keeps the attempt counted.
+		if err := e.s.Requeue(ctx, "j", 0, "d"); err != nil {
+			t.Fatal(err)
+		}
+		if c := e.mustClaim(t, "j", 0, "e"); c.Attempt != 2 {
+			t.Fatalf("attempt after requeue = %d, want 2", c.Attempt)
+		}
 	})
+}
+
+// TestReservationOutlivedGoesBackToPending: an attempt that died while it waited on the rate
+// limiter (reserved, never launched) sent nothing: the next claim takes its numbers as pending,
+// with no unknown and no reconcile, and the dead reservation can no longer launch.
+func TestReservationOutlivedGoesBackToPending(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.create(t, testJob("j"), 4, 200)
+		e.mustReserve(t, "j", 0, "dead")
+		if r := e.claim(t, "j", 0, "early"); r.Outcome != Busy {
+			t.Fatalf("claim of a live reservation = %v, want Busy", r.Outcome)
+		}
+		e.clock.Add(DefaultClaimLease)
+		c := e.claim(t, "j", 0, "next")
+		if c.Outcome != Claimed || len(c.Numbers) != 4 || c.Attempt != 1 {
+			t.Fatalf("claim after the reservation's lease = %+v, want Claimed, 4 numbers, attempt 1", c)
+		}
+		e.wantCounts(t, "j", counts{State: StateRunning, Total: 4, Pending: 4})
+		if lr, err := e.s.Launch(ctx, "j", 0, "dead"); err != nil || lr.Outcome != Busy {
+			t.Fatalf("Launch by the dead reservation = %+v, %v; want Busy", lr, err)
+		}
+		if lr, err := e.s.Launch(ctx, "j", 0, "next"); err != nil || lr.Outcome != Claimed || lr.Attempt != 1 {
+			t.Fatalf("Launch = %+v, %v", lr, err)
+		}
+		// Launched again with the same token (a retried call): the same attempt.
+		if lr, err := e.s.Launch(ctx, "j", 0, "next"); err != nil || lr.Outcome != Claimed || lr.Attempt != 1 {
+			t.Fatalf("Launch again = %+v, %v", lr, err)
+		}
+		// The lease and the evidence window start at the launch, not at the claim.
+		e.clock.Add(DefaultClaimLease / 2)
+		if _, err := e.s.Launch(ctx, "j", 0, "next"); err != nil {
+			t.Fatal(err)
+		}
+		unk, _ := e.s.Unknowns(ctx, "j", 0)
+		if len(unk) != 0 {
+			t.Fatalf("unknowns of a live launch: %+v", unk)
+		}
+		e.clock.Add(DefaultClaimLease / 2)
+		if r := e.claim(t, "j", 0, "late"); r.Outcome != Unresolved {
+			t.Fatalf("claim after the launched lease = %v, want Unresolved", r.Outcome)
+		}
+		e.wantCounts(t, "j", counts{State: StateRunning, Total: 4, Unknown: 4, Pending: 4})
+		unk, err := e.s.Unknowns(ctx, "j", 0)
+		if err != nil || len(unk) != 4 || !unk[0].SentAt.Equal(t0.Add(DefaultClaimLease)) {
+			t.Fatalf("Unknowns = %+v, %v; want SentAt at the launch", unk, err)
+		}
+	})
+}
+
+// TestLaunchChecksTheJobAgain: a job that expired (otp), was cancelled or failed while the
+// reservation waited on the rate limiter sends nothing.
+func TestLaunchChecksTheJobAgain(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		apply func(t *testing.T, e *env)
+		want  ClaimOutcome
+		c     counts
+	}{
+		{"expired", func(t *testing.T, e *env) { e.clock.Add(2 * time.Minute) }, Expired,
+			counts{State: StateDone, Total: 3, Failed: 3}},
+		{"cancelled", func(t *testing.T, e *env) {
+			if _, err := e.s.Cancel(context.Background(), "j"); err != nil {
+				t.Fatal(err)
+			}
+		}, Cancelled, counts{State: StateCancelled, Total: 3, Cancelled: 3}},
+		{"failed", func(t *testing.T, e *env) {
+			if err := e.s.FailJob(context.Background(), "j", "FailedOperation.TemplateUnapprovedOrNotExist"); err != nil {
+				t.Fatal(err)
+			}
+		}, JobFailed, counts{State: StateFailed, Total: 3, Failed: 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			backends(t, func(t *testing.T, e *env) {
+				j := testJob("j")
+				j.ExpiresAt = t0.Add(time.Minute)
+				e.create(t, j, 3, 200)
+				e.mustReserve(t, "j", 0, "w")
+				tc.apply(t, e)
+				lr, err := e.s.Launch(context.Background(), "j", 0, "w")
+				if err != nil || lr.Outcome != tc.want {
+					t.Fatalf("Launch = %+v, %v; want %v", lr, err, tc.want)
+				}
+				e.wantCounts(t, "j", tc.c)
+				if r := e.claim(t, "j", 0, "again"); r.Outcome == Claimed {
+					t.Fatalf("claim after a refused launch = %v", r.Outcome)
+				}
+			})
+		})
+	}
 }
 
 func TestRetryBatches(t *testing.T) {

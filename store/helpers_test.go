@@ -274,11 +274,24 @@ func (e *env) claim(t *testing.T, job string, batch int, token string) ClaimResu
 	return r
 }
 
-func (e *env) mustClaim(t *testing.T, job string, batch int, token string) ClaimResult {
+// mustReserve claims a batch (a reservation, not launched).
+func (e *env) mustReserve(t *testing.T, job string, batch int, token string) ClaimResult {
 	t.Helper()
 	r := e.claim(t, job, batch, token)
 	if r.Outcome != Claimed {
 		t.Fatalf("Claim(%s, %d) = %v, want Claimed", job, batch, r.Outcome)
+	}
+	return r
+}
+
+// mustClaim claims and launches a batch, as the send path does around the rate-limiter wait: the
+// result is an attempt that may have sent.
+func (e *env) mustClaim(t *testing.T, job string, batch int, token string) ClaimResult {
+	t.Helper()
+	r := e.mustReserve(t, job, batch, token)
+	lr, err := e.s.Launch(context.Background(), job, batch, token)
+	if err != nil || lr.Outcome != Claimed || lr.Attempt != r.Attempt {
+		t.Fatalf("Launch(%s, %d, %s) = %+v, %v; want Claimed at attempt %d", job, batch, token, lr, err, r.Attempt)
 	}
 	return r
 }

@@ -118,11 +118,14 @@ touch(KEYS[1], ARGV[4])
 return 1
 `)
 
-// claimScript: see Store.Claim.
+// claimScript: see Store.Claim. A claim is a reservation (field rv = 1) until launchScript
+// launches it; a reservation whose lease ran out gives its numbers back to pending (nothing left
+// the process), a launched claim whose lease ran out turns them unknown.
 // KEYS[1] job, KEYS[2] batch, KEYS[3] params.
 // ARGV[1] now, ARGV[2] token, ARGV[3] claim lease ms, ARGV[4] ttl.
 // Reply {outcome, attempt, packed numbers, state bytes (the claimed numbers are the 'i' ones),
-// params json, intl, retry-at ms, job fields} or {-1} job not found, {-2} batch not found.
+// params json, intl, retry-at ms, job fields} or {-1} job not found, {-2} batch not found. The
+// attempt of a reservation is the one it will have once launched (the count is not raised yet).
 var claimScript = redis.NewScript(prelude + `
 local now = tonumber(ARGV[1])
 local jf = redis.call('HMGET', KEYS[1], 'ready', 'cancel', 'fail', 'send_at', 'expires_at',
@@ -130,7 +133,7 @@ local jf = redis.call('HMGET', KEYS[1], 'ready', 'cancel', 'fail', 'send_at', 'e
 if jf[1] ~= '1' then return {-1} end
 local job = {}
 for i = 4, 13 do job[#job + 1] = str(jf[i]) end
-local b = redis.call('HMGET', KEYS[2], 's', 'a', 'tok', 'at', 'nb', 'pi', 'intl', 'cm', 'st', 'num')
+local b = redis.call('HMGET', KEYS[2], 's', 'a', 'tok', 'at', 'nb', 'pi', 'intl', 'cm', 'st', 'num', 'rv')
 local state = b[1]
 if not state then return {-2} end
 local attempt = num(b[2])
@@ -153,19 +156,27 @@ if state == 'cancelled' then return reply(3) end
 if state == 'unknown' then return reply(6) end
 if state == 'inflight' then
   if b[3] == ARGV[2] and b[8] ~= '1' then
+    if b[11] == '1' then attempt = attempt + 1 end
     return claimed(st) -- the caller already holds this claim (a retried Claim call)
   end
   local expires = num(b[4]) + tonumber(ARGV[3])
   if now < expires then return reply(2, expires) end
-  -- the attempt died between claim and commit: what it had in flight may have been sent
-  local st2, n = string.gsub(st, 'i', 'u')
-  if n == 0 then
-    save({'s', 'done'}) -- receipts settled every number
-    return reply(1)
+  if b[11] == '1' then
+    -- a reservation that was never launched: nothing left the process, the numbers are pending
+    st = string.gsub(st, 'i', 'p')
+    redis.call('HSET', KEYS[2], 'st', st, 's', 'pending')
+    redis.call('HDEL', KEYS[2], 'tok', 'at', 'rv')
+  else
+    -- the attempt died between launch and commit: what it had in flight may have been sent
+    local st2, n = string.gsub(st, 'i', 'u')
+    if n == 0 then
+      save({'s', 'done'}) -- receipts settled every number
+      return reply(1)
+    end
+    save({'st', st2, 's', 'unknown'})
+    redis.call('HINCRBY', KEYS[1], 'unknown', n)
+    return reply(6)
   end
-  save({'st', st2, 's', 'unknown'})
-  redis.call('HINCRBY', KEYS[1], 'unknown', n)
-  return reply(6)
 end
 -- pending
 local function settle_pending(to, s, counter, code)
@@ -198,17 +209,69 @@ if n == 0 then
   save({'s', 'done'})
   return reply(1)
 end
-attempt = redis.call('HINCRBY', KEYS[2], 'a', 1)
+attempt = attempt + 1
 redis.call('HDEL', KEYS[2], 'cm', 'rb', 'hu')
-save({'st', st2, 's', 'inflight', 'tok', ARGV[2], 'at', ARGV[1]})
+save({'st', st2, 's', 'inflight', 'tok', ARGV[2], 'at', ARGV[1], 'rv', '1'})
 return claimed(st2)
 `)
 
-// releaseScript gives a claim back: its numbers return to pending.
-// KEYS[1] job, KEYS[2] batch. ARGV[1] token, ARGV[2] ttl. Returns 1 released, 0 no-op.
+// launchScript: see Store.Launch.
+// KEYS[1] job, KEYS[2] batch.
+// ARGV[1] now, ARGV[2] token, ARGV[3] ttl, ARGV[4] failure code of an expired job.
+// Reply {outcome, attempt}: Claimed (launched; again for a launched claim of the same token),
+// Busy (the token no longer holds the claim), Cancelled / JobFailed / Expired (the job was
+// cancelled, failed or expired while the reservation waited: its numbers are settled so), or
+// {-1} job not found, {-2} batch not found. The outcome numbers are ClaimOutcome's.
+var launchScript = redis.NewScript(prelude + `
+local now = tonumber(ARGV[1])
+local jf = redis.call('HMGET', KEYS[1], 'ready', 'cancel', 'fail', 'expires_at')
+if jf[1] ~= '1' then return {-1} end
+local b = redis.call('HMGET', KEYS[2], 's', 'a', 'tok', 'cm', 'st', 'rv')
+if not b[1] then return {-2} end
+local attempt = num(b[2])
+if b[1] ~= 'inflight' or b[3] ~= ARGV[2] or b[4] == '1' then return {2, attempt} end
+if b[6] ~= '1' then return {0, attempt} end
+local function settle(to, s, counter, code)
+  local st2, n = string.gsub(b[5], 'i', to)
+  local f = {'st', st2, 's', s}
+  if code then f[#f + 1] = 'fc'; f[#f + 1] = code end
+  redis.call('HSET', KEYS[2], unpack(f))
+  redis.call('HDEL', KEYS[2], 'tok', 'at', 'rv')
+  if n > 0 then
+    redis.call('HINCRBY', KEYS[1], counter, n)
+    if code then redis.call('HINCRBY', KEYS[1], 'fc:' .. code, n) end
+  end
+  touch(KEYS[2], ARGV[3])
+  touch(KEYS[1], ARGV[3])
+end
+if jf[2] == '1' then
+  settle('c', 'cancelled', 'cancelled', nil)
+  return {3, attempt}
+end
+if jf[3] then
+  settle('f', 'done', 'failed', jf[3])
+  return {7, attempt}
+end
+local exp = num(jf[4])
+if exp > 0 and now >= exp then
+  settle('f', 'done', 'failed', ARGV[4])
+  return {4, attempt}
+end
+attempt = redis.call('HINCRBY', KEYS[2], 'a', 1)
+redis.call('HSET', KEYS[2], 'at', ARGV[1])
+redis.call('HDEL', KEYS[2], 'rv')
+return {0, attempt}
+`)
+
+// releaseScript gives a claim back: its numbers return to pending. A launched claim's attempt
+// stays counted only when ARGV[3] is '1' (the call was made and refused); otherwise the launch's
+// count is taken back (nothing left, or the answer said nothing was sent).
+// KEYS[1] job, KEYS[2] batch. ARGV[1] token, ARGV[2] ttl, ARGV[3] keep the attempt ('1' or '0').
+// Returns 1 released, 0 no-op.
 var releaseScript = redis.NewScript(prelude + `
-local b = redis.call('HMGET', KEYS[2], 's', 'tok', 'cm', 'st')
+local b = redis.call('HMGET', KEYS[2], 's', 'tok', 'cm', 'st', 'rv', 'a')
 if not b[1] or b[2] ~= ARGV[1] or b[3] == '1' then return 0 end
+if b[5] ~= '1' and ARGV[3] ~= '1' and num(b[6]) > 0 then redis.call('HINCRBY', KEYS[2], 'a', -1) end
 local st2, n
 if b[1] == 'inflight' then
   st2, n = string.gsub(b[4], 'i', 'p')
@@ -221,7 +284,7 @@ else
   return 0
 end
 redis.call('HSET', KEYS[2], 'st', st2, 's', 'pending')
-redis.call('HDEL', KEYS[2], 'tok', 'at')
+redis.call('HDEL', KEYS[2], 'tok', 'at', 'rv')
 touch(KEYS[2], ARGV[2])
 return 1
 `)

@@ -18,6 +18,7 @@ const (
 	DefaultStatusPullInterval       = 10 * time.Second
 	DefaultConcurrency              = 32
 	DefaultOTPConcurrency           = 8
+	DefaultMaintConcurrency         = 4
 	DefaultReconcileWindow          = 60 * time.Second
 	DefaultReceiptWindow            = time.Hour
 	DefaultClaimLease               = 60 * time.Second
@@ -31,11 +32,11 @@ const (
 	DefaultDelayedTaskCheckInterval = time.Second
 )
 
-// Queue weights of the main server (tasks.QueueNormal, tasks.QueueBulk, tasks.QueueMaint).
+// Queue weights of the main server (tasks.QueueNormal, tasks.QueueBulk). tasks.QueueMaint has
+// its own server (MaintConcurrency), so reconciling never takes a slot that sends.
 const (
 	WeightNormal = 6
 	WeightBulk   = 1
-	WeightMaint  = 3
 )
 
 // Config is everything a Worker needs. It holds plain values only, except Redis, which the caller
@@ -58,11 +59,15 @@ type Config struct {
 	// StatusPullInterval is the wait between receipt pulls (PullSmsSendStatus). Default 10 s.
 	StatusPullInterval time.Duration
 
-	// Concurrency is the number of main-server slots (normal, bulk and maint queues). Default 32.
+	// Concurrency is the number of main-server slots (normal and bulk queues). Default 32.
 	Concurrency int
 	// OTPConcurrency is the number of slots of the OTP server, which serves only the otp queue, so
 	// OTPs are never stuck behind bulk batches. Default 8.
 	OTPConcurrency int
+	// MaintConcurrency is the number of slots of the maintenance server, which serves only the
+	// maint queue (reconcile and halt probes), so that reconciling thousands of unknown numbers
+	// (lookups at 20 calls/s for the account) never holds a slot that sends. Default 4.
+	MaintConcurrency int
 
 	// ReconcileWindow is how long numbers with an unknown outcome wait for evidence (a receipt)
 	// before they are looked up by number and, without evidence, resent. Default 60 s.
@@ -146,6 +151,7 @@ func (c Config) WithDefaults() Config {
 	setDur(&c.StatusPullInterval, DefaultStatusPullInterval)
 	setInt(&c.Concurrency, DefaultConcurrency)
 	setInt(&c.OTPConcurrency, DefaultOTPConcurrency)
+	setInt(&c.MaintConcurrency, DefaultMaintConcurrency)
 	setDur(&c.ReconcileWindow, DefaultReconcileWindow)
 	setDur(&c.ReceiptWindow, DefaultReceiptWindow)
 	setDur(&c.ClaimLease, DefaultClaimLease)
@@ -188,7 +194,7 @@ func (c Config) Validate() error {
 		field string
 		v     int
 	}{
-		{"RateLimit", c.RateLimit}, {"Concurrency", c.Concurrency}, {"OTPConcurrency", c.OTPConcurrency},
+		{"RateLimit", c.RateLimit}, {"Concurrency", c.Concurrency}, {"OTPConcurrency", c.OTPConcurrency}, {"MaintConcurrency", c.MaintConcurrency},
 	} {
 		if r.v <= 0 {
 			return bad(r.field, r.v, errNotPositive)

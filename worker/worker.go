@@ -1,6 +1,7 @@
-// Package worker composes one smsdispatch worker process from its parts: two asynq servers on
-// one shared Redis client (an OTP server with its own slots and a 10 ms poll, and a main server
-// for the normal, bulk and maint queues), the dispatcher's handlers behind an asynq.ServeMux, the
+// Package worker composes one smsdispatch worker process from its parts: three asynq servers on
+// one shared Redis client (an OTP server with its own slots and a 10 ms poll, a main server for
+// the normal and bulk queues, and a maintenance server with its own slots for the maint queue:
+// reconcile and halt probes), the dispatcher's handlers behind an asynq.ServeMux, the
 // receipt puller and sweeper loops, and an HTTP server for /metrics, /healthz and /readyz.
 //
 // It reads no environment: cmd/worker turns settings into a Config. The caller owns the Redis
@@ -41,6 +42,7 @@ type Worker struct {
 	parts  *parts
 	otp    *asynq.Server
 	main   *asynq.Server
+	maint  *asynq.Server
 	mux    *asynq.ServeMux
 	http   *http.Server
 	ln     net.Listener
@@ -102,32 +104,23 @@ func New(cfg Config, logger *zap.Logger, reg *prometheus.Registry) (*Worker, err
 
 	asynqLog := logger.Named("asynq").Sugar()
 	errHandler := asynq.ErrorHandlerFunc(w.handleError)
-	w.otp = asynq.NewServerFromRedisClient(cfg.Redis, asynq.Config{
-		Concurrency:              cfg.OTPConcurrency,
-		Queues:                   map[string]int{tasks.QueueOTP: 1},
-		TaskCheckInterval:        cfg.OTPTaskCheckInterval,
-		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
-		RetryDelayFunc:           p.retryDelay,
-		IsFailure:                p.isFailure,
-		ErrorHandler:             errHandler,
-		Logger:                   asynqLog.Named("otp"),
-		ShutdownTimeout:          cfg.ShutdownTimeout,
-	})
-	w.main = asynq.NewServerFromRedisClient(cfg.Redis, asynq.Config{
-		Concurrency: cfg.Concurrency,
-		Queues: map[string]int{
-			tasks.QueueNormal: WeightNormal,
-			tasks.QueueBulk:   WeightBulk,
-			tasks.QueueMaint:  WeightMaint,
-		},
-		TaskCheckInterval:        cfg.TaskCheckInterval,
-		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
-		RetryDelayFunc:           p.retryDelay,
-		IsFailure:                p.isFailure,
-		ErrorHandler:             errHandler,
-		Logger:                   asynqLog.Named("main"),
-		ShutdownTimeout:          cfg.ShutdownTimeout,
-	})
+	server := func(name string, slots int, queues map[string]int, poll time.Duration) *asynq.Server {
+		return asynq.NewServerFromRedisClient(cfg.Redis, asynq.Config{
+			Concurrency:              slots,
+			Queues:                   queues,
+			TaskCheckInterval:        poll,
+			DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
+			RetryDelayFunc:           p.retryDelay,
+			IsFailure:                p.isFailure,
+			ErrorHandler:             errHandler,
+			Logger:                   asynqLog.Named(name),
+			ShutdownTimeout:          cfg.ShutdownTimeout,
+		})
+	}
+	w.otp = server("otp", cfg.OTPConcurrency, map[string]int{tasks.QueueOTP: 1}, cfg.OTPTaskCheckInterval)
+	w.main = server("main", cfg.Concurrency,
+		map[string]int{tasks.QueueNormal: WeightNormal, tasks.QueueBulk: WeightBulk}, cfg.TaskCheckInterval)
+	w.maint = server("maint", cfg.MaintConcurrency, map[string]int{tasks.QueueMaint: 1}, cfg.TaskCheckInterval)
 
 	if cfg.MetricsAddr != "" {
 		hm := http.NewServeMux()
@@ -162,7 +155,7 @@ func (w *Worker) readyz(rw http.ResponseWriter, r *http.Request) {
 	_, _ = rw.Write([]byte("ok\n"))
 }
 
-// Start listens on MetricsAddr, starts both asynq servers and the background loops. ctx bounds
+// Start listens on MetricsAddr, starts the three asynq servers and the background loops. ctx bounds
 // start-up only: the worker runs until Shutdown.
 func (w *Worker) Start(ctx context.Context) error {
 	w.mu.Lock()
@@ -194,6 +187,12 @@ func (w *Worker) Start(ctx context.Context) error {
 		w.otp.Shutdown()
 		w.closeListener()
 		return fmt.Errorf("worker: start main server: %w", err)
+	}
+	if err := w.maint.Start(w.mux); err != nil {
+		w.main.Shutdown()
+		w.otp.Shutdown()
+		w.closeListener()
+		return fmt.Errorf("worker: start maint server: %w", err)
 	}
 	w.state = stateStarted
 
@@ -234,7 +233,7 @@ func (w *Worker) MetricsAddr() string {
 }
 
 // Shutdown stops the worker gracefully: /readyz turns 503, the puller and sweeper loops stop
-// (and are waited for), both asynq servers stop taking tasks and give running handlers
+// (and are waited for), the asynq servers stop taking tasks and give running handlers
 // Config.ShutdownTimeout before putting their tasks back in Redis, then the HTTP server closes.
 // It returns ctx's error if ctx ends first (the remaining steps then go on in the background).
 // It never closes the Redis client. Calling it again, or before Start, is a no-op.
@@ -259,7 +258,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	// 2. Stop taking tasks on both servers, then let running handlers finish (or requeue them).
 	if err := wait(ctx, func() {
 		var wg sync.WaitGroup
-		for _, srv := range []*asynq.Server{w.otp, w.main} {
+		for _, srv := range []*asynq.Server{w.otp, w.main, w.maint} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

@@ -46,6 +46,7 @@ type Config struct {
 	StatusPullInterval time.Duration
 	Concurrency        int
 	OTPConcurrency     int
+	MaintConcurrency   int
 	ReconcileWindow    time.Duration
 	ReceiptWindow      time.Duration
 	Retention          time.Duration
@@ -152,6 +153,8 @@ var settings = []setting{
 
 	{env: "OTP_CONCURRENCY", def: strconv.Itoa(worker.DefaultOTPConcurrency), usage: "task slots reserved for the otp queue",
 		set: func(c *Config, raw string) (err error) { c.OTPConcurrency, err = positiveInt(raw); return err }},
+	{env: "MAINT_CONCURRENCY", def: strconv.Itoa(worker.DefaultMaintConcurrency), usage: "task slots of the maint queue (reconcile, probes), apart from the slots that send",
+		set: func(c *Config, raw string) (err error) { c.MaintConcurrency, err = positiveInt(raw); return err }},
 	{env: "SMS_RECONCILE_WINDOW", def: "60s", usage: "how long numbers with an unknown outcome wait for evidence before they are looked up and resent (Go duration)",
 		set: func(c *Config, raw string) (err error) { c.ReconcileWindow, err = positiveDuration(raw); return err }},
 	{env: "SMS_RECEIPT_WINDOW", def: "1h", usage: "after it, a sent number without a receipt counts as delivery unknown and its job can finish (Go duration)",
@@ -316,6 +319,7 @@ func (c Config) workerConfig() worker.Config {
 		StatusPullInterval: c.StatusPullInterval,
 		Concurrency:        c.Concurrency,
 		OTPConcurrency:     c.OTPConcurrency,
+		MaintConcurrency:   c.MaintConcurrency,
 		ReconcileWindow:    c.ReconcileWindow,
 		ReceiptWindow:      c.ReceiptWindow,
 		Retention:          c.Retention,

@@ -100,7 +100,7 @@ func (e runEnv) run(ctx context.Context, args []string, getenv func(string) stri
 		SecretKey: cfg.SecretKey,
 		Region:    cfg.Region,
 		Endpoint:  cfg.Endpoint,
-		MaxConns:  cfg.Concurrency + cfg.OTPConcurrency,
+		MaxConns:  cfg.Concurrency + cfg.OTPConcurrency + cfg.MaintConcurrency,
 	}
 	if cfg.Sandbox() {
 		url, stopSandbox, err := e.startSandbox(cfg, logger)
