@@ -441,7 +441,11 @@ func TestReconcile(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		e.wantCounts(t, "j", counts{State: StateRunning, Total: 4, Sent: 2, Failed: 1, Unknown: 1, Pending: 1})
+		st := e.wantCounts(t, "j", counts{State: StateRunning, Total: 4, Sent: 2, Failed: 1, Unknown: 1, Pending: 1})
+		// The number sent by evidence has no known fee: counted apart, once (SettleUnknown ran twice).
+		if st.SentFeeUnknown != 1 {
+			t.Fatalf("SentFeeUnknown = %d, want 1", st.SentFeeUnknown)
+		}
 		if v := e.serialEntry(t, "late-sn"); v != "j|0|0" {
 			t.Fatalf("serial of settled number not indexed: %q", v)
 		}

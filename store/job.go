@@ -38,23 +38,27 @@ type Batch struct {
 
 // Status is a job's progress. JSON field names are the `enqueue status --json` contract.
 type Status struct {
-	ID           string           `json:"id"`
-	State        string           `json:"state"` // scheduled|running|paused|done|cancelled|failed
-	Total        int64            `json:"total"`
-	Sent         int64            `json:"sent"`
-	Failed       int64            `json:"failed"`
-	Cancelled    int64            `json:"cancelled"`
-	Unknown      int64            `json:"unknown"`
-	Pending      int64            `json:"pending"` // total - sent - failed - cancelled
-	Delivered    int64            `json:"delivered"`
-	Undelivered  int64            `json:"undelivered"`
-	Rejected     int64            `json:"rejected"`
-	Fee          int64            `json:"fee"`
-	FailedByCode map[string]int64 `json:"failed_by_code"`
-	Batches      int64            `json:"batches"`
-	AppID        string           `json:"app_id"`
-	Priority     string           `json:"priority"`
-	CreatedAt    time.Time        `json:"created_at"`
+	ID          string `json:"id"`
+	State       string `json:"state"` // scheduled|running|paused|done|cancelled|failed
+	Total       int64  `json:"total"`
+	Sent        int64  `json:"sent"`
+	Failed      int64  `json:"failed"`
+	Cancelled   int64  `json:"cancelled"`
+	Unknown     int64  `json:"unknown"`
+	Pending     int64  `json:"pending"` // total - sent - failed - cancelled
+	Delivered   int64  `json:"delivered"`
+	Undelivered int64  `json:"undelivered"`
+	Rejected    int64  `json:"rejected"`
+	Fee         int64  `json:"fee"`
+	// SentFeeUnknown counts sent numbers settled by evidence (a receipt or a by-number record
+	// instead of SendSms's lost reply): their fee is not known per number, so Fee leaves them
+	// out. The billed total is Fee plus about SentFeeUnknown times the message's segments.
+	SentFeeUnknown int64            `json:"sent_fee_unknown"`
+	FailedByCode   map[string]int64 `json:"failed_by_code"`
+	Batches        int64            `json:"batches"`
+	AppID          string           `json:"app_id"`
+	Priority       string           `json:"priority"`
+	CreatedAt      time.Time        `json:"created_at"`
 }
 
 // Job states reported by Status.
@@ -131,21 +135,22 @@ func (s *Store) Job(ctx context.Context, id string) (Job, error) {
 // deriveStatus computes a Status from the job hash. halted reports whether the app is halted.
 func (s *Store) deriveStatus(id string, h map[string]string, halted bool) Status {
 	st := Status{
-		ID:           id,
-		Total:        parseInt(h["total"]),
-		Sent:         parseInt(h["sent"]),
-		Failed:       parseInt(h["failed"]),
-		Cancelled:    parseInt(h["cancelled"]),
-		Unknown:      parseInt(h["unknown"]),
-		Delivered:    parseInt(h["delivered"]),
-		Undelivered:  parseInt(h["undelivered"]),
-		Rejected:     parseInt(h["rejected"]),
-		Fee:          parseInt(h["fee"]),
-		Batches:      parseInt(h["batches"]),
-		AppID:        h["app"],
-		Priority:     h["prio"],
-		CreatedAt:    parseMs(h["created"]),
-		FailedByCode: map[string]int64{},
+		ID:             id,
+		Total:          parseInt(h["total"]),
+		Sent:           parseInt(h["sent"]),
+		Failed:         parseInt(h["failed"]),
+		Cancelled:      parseInt(h["cancelled"]),
+		Unknown:        parseInt(h["unknown"]),
+		Delivered:      parseInt(h["delivered"]),
+		Undelivered:    parseInt(h["undelivered"]),
+		Rejected:       parseInt(h["rejected"]),
+		Fee:            parseInt(h["fee"]),
+		SentFeeUnknown: parseInt(h["nofee"]),
+		Batches:        parseInt(h["batches"]),
+		AppID:          h["app"],
+		Priority:       h["prio"],
+		CreatedAt:      parseMs(h["created"]),
+		FailedByCode:   map[string]int64{},
 	}
 	st.Pending = st.Total - st.Sent - st.Failed - st.Cancelled
 	for k, v := range h {

@@ -396,7 +396,7 @@ var settleScript = redis.NewScript(prelude + `
 local b = redis.call('HMGET', KEYS[2], 's', 'st')
 if not b[1] then return -2 end
 local st = chars(b[2])
-local sent, failed, fee, n = 0, 0, 0, 0
+local sent, failed, fee, nofee, n = 0, 0, 0, 0, 0
 local fc, fcorder, codes = {}, {}, {}
 for i = 4, #ARGV, 4 do
   local p = tonumber(ARGV[i]) + 1
@@ -405,6 +405,7 @@ for i = 4, #ARGV, 4 do
     n = n + 1
     if r == 's' then
       st[p] = 's'; sent = sent + 1; fee = fee + tonumber(ARGV[i + 3])
+      if tonumber(ARGV[i + 3]) == 0 then nofee = nofee + 1 end
     else
       st[p] = 'f'; failed = failed + 1
       if not fc[code] then fc[code] = 0; fcorder[#fcorder + 1] = code end
@@ -423,6 +424,7 @@ redis.call('HINCRBY', KEYS[1], 'unknown', -n)
 if sent ~= 0 then redis.call('HINCRBY', KEYS[1], 'sent', sent) end
 if failed ~= 0 then redis.call('HINCRBY', KEYS[1], 'failed', failed) end
 if fee ~= 0 then redis.call('HINCRBY', KEYS[1], 'fee', fee) end
+if nofee ~= 0 then redis.call('HINCRBY', KEYS[1], 'nofee', nofee) end
 for _, code in ipairs(fcorder) do redis.call('HINCRBY', KEYS[1], 'fc:' .. code, fc[code]) end
 if #codes > 0 then
   redis.call('HSET', KEYS[3], unpack(codes))

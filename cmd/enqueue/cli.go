@@ -292,7 +292,7 @@ func (a *app) statusCommand() *cobra.Command {
 		Use:   "status JOB_ID",
 		Short: "Show a job's counts and state",
 		Long: "status prints a job's counts and state; --json prints store.Status as one JSON object with the integer\n" +
-			"fields total, sent, failed, cancelled, unknown, pending, delivered, undelivered, rejected, fee, the object\n" +
+			"fields total, sent, failed, cancelled, unknown, pending, delivered, undelivered, rejected, fee, sent_fee_unknown, the object\n" +
 			"failed_by_code, and id and state (scheduled|running|paused|done|cancelled|failed). --wait shows\n" +
 			"progress on stderr until the job settles, then prints the final status.",
 		Args: exactArgs(1, "one JOB_ID"),
@@ -432,6 +432,9 @@ func (a *app) printStatus(st store.Status, asJSON bool) error {
 	fmt.Fprintf(tw, "undelivered\t%d%s\n", st.Undelivered, pct(st.Undelivered, st.Sent))
 	fmt.Fprintf(tw, "rejected\t%d\n", st.Rejected)
 	fmt.Fprintf(tw, "fee\t%d\n", st.Fee)
+	if st.SentFeeUnknown > 0 {
+		fmt.Fprintf(tw, "sent, fee unknown\t%d\t(settled by a receipt after a lost reply; not in fee)\n", st.SentFeeUnknown)
+	}
 	fmt.Fprintf(tw, "batches\t%d\n", st.Batches)
 	if err := tw.Flush(); err != nil {
 		return err
