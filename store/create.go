@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
-	"strconv"
 	"strings"
 )
 
@@ -32,7 +31,9 @@ var errAlreadyCreated = errors.New("store: job already created")
 //
 // Creation is resumable: the job hash is written first with ready=0, then params and batches,
 // then ready=1 (only then can batches be claimed). A creator that died midway leaves a job that
-// is not ready; calling CreateJob again with the same input completes it.
+// is not ready; calling CreateJob again with the same input completes it. Until it is ready the
+// job's keys expire after Options.Retention (a creation nobody completes leaves nothing behind);
+// then they carry no TTL until the job settles (see ExpireSettled).
 //
 // CreateJob is CreateJobStream over a slice; for very large jobs, prefer CreateJobStream with
 // packed numbers, which does not need every batch in memory at once.
@@ -101,12 +102,9 @@ func (s *Store) CreateJobStream(ctx context.Context, job Job, paramSets [][]stri
 		params[i] = string(b)
 	}
 
-	// Keys of a scheduled job must outlive its send time.
-	ttl := s.opts.Retention
-	if d := job.SendAt.Sub(now); d > 0 {
-		ttl += d
-	}
-	ttlArg := strconv.FormatInt(ttl.Milliseconds(), 10)
+	// While the job is being created its keys expire after Retention, so that a creation nobody
+	// completes leaves nothing behind; once it is ready they carry no TTL until it settles.
+	ttlArg := s.retentionArg()
 
 	jk := jobKey(job.ID)
 	nonce := newToken()
@@ -148,7 +146,7 @@ func (s *Store) CreateJobStream(ctx context.Context, job Job, paramSets [][]stri
 
 	// Register as active before the job becomes ready, so a crash in between leaves it visible
 	// to the sweeper rather than invisible.
-	if err := touchAddScript.Run(ctx, s.rdb, []string{activeKey}, "z", job.ID, msOf(job.CreatedAt), ttlArg).Err(); err != nil {
+	if err := touchAddScript.Run(ctx, s.rdb, []string{activeKey}, "z", job.ID, msOf(job.CreatedAt), "0").Err(); err != nil {
 		return false, wrap("create job "+job.ID+": register active", err)
 	}
 	lastUse := now
@@ -158,12 +156,17 @@ func (s *Store) CreateJobStream(ctx context.Context, job Job, paramSets [][]stri
 	if err := touchAddScript.Run(ctx, s.rdb, []string{appsKey}, "g", job.AppID, lastUse.UnixMilli(), ttlArg).Err(); err != nil {
 		return false, wrap("create job "+job.ID+": register app", err)
 	}
-	fin, err := createFinishScript.Run(ctx, s.rdb, []string{jk}, nonce, total, count, rejected, ttlArg).Int()
+	fin, err := createFinishScript.Run(ctx, s.rdb, []string{jk}, nonce, total, count, rejected).Int()
 	if err != nil {
 		return false, wrap("create job "+job.ID+": finish", err)
 	}
 	if fin < 0 {
 		return false, fmt.Errorf("%w: job %s", ErrCreateConflict, job.ID)
+	}
+	if fin == 1 {
+		// The job is ready: its keys lose the creation TTL. An error here is not the caller's:
+		// the job exists and runs, and the sweeper (ActiveJobs) removes the TTLs it finds left.
+		_ = s.persistJob(ctx, job.ID, count)
 	}
 	return fin == 1, nil
 }

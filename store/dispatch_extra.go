@@ -20,12 +20,17 @@ import (
 const appsKey = "sms:apps" // zset app -> last seen ms (Apps)
 
 // popParkedScript removes one parked batch of a halted app. KEYS[1] halt, KEYS[2] parked.
-// Returns the member "<job>|<batch>", or false when the app is not halted or nothing is parked.
-// Popping only while halted keeps a probe that races with Resume from taking a batch Resume
-// already handed out (Resume deletes both keys in one script).
+// ARGV[1] ttl. Returns the member "<job>|<batch>", or false when the app is not halted or nothing
+// is parked. Popping only while halted keeps a probe that races with Resume from taking a batch
+// Resume already handed out (Resume deletes both keys in one script). Once nothing is parked the
+// halt expires again ttl after its last write (see Halt).
 var popParkedScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-return redis.call('SPOP', KEYS[2])
+local m = redis.call('SPOP', KEYS[2])
+if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return m
 `)
 
 // PopParked removes and returns one parked batch of a halted app (the probe sends it). ok=false
@@ -35,7 +40,7 @@ func (s *Store) PopParked(ctx context.Context, app string) (ref BatchRef, ok boo
 		return BatchRef{}, false, err
 	}
 	for {
-		m, err := popParkedScript.Run(ctx, s.rdb, []string{haltKey(app), parkedKey(app)}).Text()
+		m, err := popParkedScript.Run(ctx, s.rdb, []string{haltKey(app), parkedKey(app)}, s.retentionArg()).Text()
 		if isNil(err) {
 			return BatchRef{}, false, nil
 		}

@@ -24,7 +24,8 @@
 //	                             defer_daily (times in unix ms); counters: total sent failed
 //	                             cancelled unknown delivered undelivered rejected fee batches,
 //	                             fc:<code> failed by code; flags: cancel, fail (job-fatal code),
-//	                             lc (last commit ms), ready (0 while being created), cn (creator)
+//	                             lc (last commit ms), ready (0 while being created), cn (creator),
+//	                             xs (1 while its keys get their retention TTL once settled, 2 done)
 //	sms:{J}:params         list  JSON param sets; batches refer to them by index
 //	sms:{J}:b:<n>          hash  num: packed numbers, 8-byte big-endian uint64 of the E.164 digits
 //	                             each; st: one state byte per number; pi: param index; intl: "1"
@@ -37,15 +38,16 @@
 //	                       hash  the serial index: Tencent SerialNo -> "<job>|<batch>|<idx>"
 //	                             (receipts), one hash per UTC day and shard h (2 hex digits:
 //	                             FNV-1a of the serial mod 16); see below
-//	sms:rcpt:{A}:inbox     hash  page id -> raw receipt page (JSON), saved before it is applied
+//	sms:rcpt:{A}:inbox     hash  page id -> raw receipt page (JSON), saved before it is applied;
+//	                             no TTL (a page stays until applied; the hash goes when empty)
 //	sms:rcpt:{A}:unmatched str   count of receipts that matched no send
 //	sms:um:<e164>          set   unmatched receipts of a number (JSON): evidence for unknowns
-//	sms:halt:{A}           hash  code since probe_at
-//	sms:halt:{A}:parked    set   "<job>|<batch>" parked while the app is halted
-//	sms:halt:apps          set   apps ever halted (Halts lists from it)
+//	sms:halt:{A}           hash  code since probe_at; no TTL while batches are parked
+//	sms:halt:{A}:parked    set   "<job>|<batch>" parked while the app is halted; no TTL
+//	sms:halt:apps          set   apps ever halted (Halts lists from it); no TTL
 //	sms:apps               zset  app -> last use ms (Apps: receipt pulling; CreateJob and Apps write it)
 //	sms:lease:<name>       str   owner token, PX ttl
-//	sms:jobs:active        zset  job -> created ms, jobs not finished (the sweeper's list)
+//	sms:jobs:active        zset  job -> created ms, jobs not finished (the sweeper's list); no TTL
 //
 // The serial index is written once per accepted number, so it is laid out for the send path: a
 // batch's serials go to the day's buckets of their shards, at most 16 HSETs (and PEXPIREs) in one
@@ -63,10 +65,30 @@
 //
 // # Retention
 //
-// Every key has a TTL. Job keys get Options.Retention (plus the wait until send_at for scheduled
-// jobs) at creation, and every script that writes a key extends its TTL to at least Retention
-// (never shortens it). Receipt records, halts and the active set likewise; serial index buckets
-// expire at the end of their day + Retention (every write sets that).
+// Retention counts from when a job settles, and nothing a job that has not settled needs expires
+// before that, however long it runs, waits for its send_at or sits halted:
+//
+//   - While a job is being created its keys expire after Options.Retention, so a creation nobody
+//     completes leaves nothing behind. Once it is ready (createFinish) they lose that TTL
+//     (persistScript, a chunk of batches per call, the job hash last; ActiveJobs repeats it for a
+//     ready job whose hash still has a TTL, as after a crash in between or for keys an older
+//     version wrote).
+//   - A job that has not settled has no key with a TTL. The scripts' touch only extends keys that
+//     already expire and never gives a TTL to one without, so retry batches and the codes hash of
+//     such a job start without one.
+//   - When Status or ActiveJobs (the sweeper, every minute) finds a job settled (done, or
+//     cancelled/failed with nothing pending or unknown: settled is final) it gives every key of
+//     the job Retention (ExpireSettled: expireScript, a chunk of batches per call; xs marks the
+//     progress), and only then drops it from sms:jobs:active. Writes after that (late receipts)
+//     extend the TTLs to at least Retention.
+//   - Records of work not done carry no TTL either: sms:jobs:active, a halt with parked batches
+//     and its parked set (PopParked gives the halt its TTL back when it takes the last one;
+//     Resume deletes both), sms:halt:apps, and the receipt inbox (a page stays until applied).
+//   - Other app records expire Retention after their last write: a halt with nothing parked,
+//     sms:apps, the unmatched counter, sms:um:<e164>. Serial index buckets expire at the end of
+//     their day + Retention (every write sets that), so an entry lives at least Retention from
+//     its send (see the serial index above), not until its job settles.
+//
 // Leases have their own TTL.
 //
 // # Scripts

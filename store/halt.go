@@ -22,6 +22,10 @@ type Halt struct {
 
 // Halt stores a halt for app: batch handlers that see it park their batches. Halting an app that
 // is already halted updates the code and probe time and keeps Since.
+//
+// A halt with parked batches does not expire: it ends with Resume (or, once PopParked has taken
+// every parked batch, Retention after its last write, as a halt with nothing parked does). The
+// list of halted apps Halts reads does not expire either, so the sweeper keeps probing.
 func (s *Store) Halt(ctx context.Context, app, code string, probeAt time.Time) error {
 	if err := checkID("app id", app); err != nil {
 		return err
@@ -29,11 +33,11 @@ func (s *Store) Halt(ctx context.Context, app, code string, probeAt time.Time) e
 	if code == "" {
 		return invalidf("halt of %s needs a code", app)
 	}
-	ttl := s.retentionArg()
-	if err := haltScript.Run(ctx, s.rdb, []string{haltKey(app)}, code, s.now().UnixMilli(), msOf(probeAt), ttl).Err(); err != nil {
+	if err := haltScript.Run(ctx, s.rdb, []string{haltKey(app), parkedKey(app)}, code, s.now().UnixMilli(),
+		msOf(probeAt), s.retentionArg()).Err(); err != nil {
 		return wrap("halt "+app, err)
 	}
-	err := touchAddScript.Run(ctx, s.rdb, []string{haltAppsKey}, "s", app, 0, ttl).Err()
+	err := touchAddScript.Run(ctx, s.rdb, []string{haltAppsKey}, "s", app, 0, "0").Err()
 	return wrap("halt "+app+": register", err)
 }
 
@@ -83,7 +87,8 @@ type BatchRef struct {
 
 // Park records that a batch's task completed without sending because its app is halted; Resume
 // returns it. ErrNotHalted when the app is not halted any more (Resume ran since the caller saw the
-// halt): the batch was not parked and must be run.
+// halt): the batch was not parked and must be run. The parked set and the halt then carry no TTL:
+// however long the halt lasts, its parked batches are not forgotten.
 func (s *Store) Park(ctx context.Context, app, job string, batch int) error {
 	if err := checkID("app id", app); err != nil {
 		return err
@@ -92,7 +97,7 @@ func (s *Store) Park(ctx context.Context, app, job string, batch int) error {
 		return err
 	}
 	n, err := parkScript.Run(ctx, s.rdb, []string{haltKey(app), parkedKey(app)},
-		job+"|"+strconv.Itoa(batch), s.retentionArg()).Int()
+		job+"|"+strconv.Itoa(batch)).Int()
 	if err != nil {
 		return wrap(fmt.Sprintf("park %s/%d", job, batch), err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,9 @@ func TestLeases(t *testing.T) {
 	})
 }
 
-// TestRetention: after a full life cycle every key the store wrote has a TTL.
+// TestRetention: after a full life cycle every key the store wrote has a TTL, but the records of
+// work not finished: a halt with a parked batch, its parked set, the list of halted apps and a
+// receipt page not applied yet.
 func TestRetention(t *testing.T) {
 	t.Parallel()
 	backendsOpts(t, Options{Retention: 5 * time.Hour}, func(t *testing.T, e *env) {
@@ -134,8 +137,15 @@ func TestRetention(t *testing.T) {
 		if len(keys) < 14 {
 			t.Fatalf("only %d keys: %v", len(keys), keys)
 		}
+		unfinished := []string{haltKey(testApp), parkedKey(testApp), haltAppsKey, inboxKey(testApp)}
 		for _, k := range keys {
 			ttl := e.rdb.PTTL(ctx, k).Val()
+			if slices.Contains(unfinished, k) {
+				if ttl != -1 {
+					t.Errorf("key %s has TTL %v, want none", k, ttl)
+				}
+				continue
+			}
 			if strings.HasPrefix(k, "sms:sn:") {
 				// Serial index buckets live until the end of their day + retention.
 				if want := 15*time.Hour + 5*time.Hour; ttl <= 0 || ttl > want {

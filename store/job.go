@@ -189,8 +189,8 @@ func finished(st Status) bool {
 	return false
 }
 
-// Status returns a job's counters and state. A job that is finished is removed from the active
-// set. ErrNotFound when the job does not exist.
+// Status returns a job's counters and state. A job that is finished gets its retention TTL
+// (ExpireSettled) and is removed from the active set. ErrNotFound when the job does not exist.
 func (s *Store) Status(ctx context.Context, id string) (Status, error) {
 	h, err := s.readJob(ctx, id)
 	if err != nil {
@@ -206,6 +206,9 @@ func (s *Store) Status(ctx context.Context, id string) (Status, error) {
 	}
 	st := s.deriveStatus(id, h, halted)
 	if finished(st) {
+		if err := s.expireSettled(ctx, id, h); err != nil {
+			return Status{}, err
+		}
 		if err := s.rdb.ZRem(ctx, activeKey, id).Err(); err != nil {
 			return Status{}, wrap("status "+id+": deactivate", err)
 		}
@@ -213,8 +216,11 @@ func (s *Store) Status(ctx context.Context, id string) (Status, error) {
 	return st, nil
 }
 
-// ActiveJobs returns the jobs not yet finished, oldest first (for the sweeper). Jobs found
-// finished or gone are removed from the active set on the way.
+// ActiveJobs returns the jobs not yet finished, oldest first (for the sweeper). Jobs found gone
+// are removed from the active set on the way, and so are jobs found finished, once their keys
+// have their retention TTL (ExpireSettled): the sweeper thus starts every settled job's retention.
+// A ready job whose hash still carries a TTL (its creator died before removing the creation
+// TTLs, or an older version wrote it) loses its TTLs.
 func (s *Store) ActiveJobs(ctx context.Context) ([]string, error) {
 	ids, err := s.rdb.ZRange(ctx, activeKey, 0, -1).Result()
 	if err != nil {
@@ -225,9 +231,11 @@ func (s *Store) ActiveJobs(ctx context.Context) ([]string, error) {
 	for from := 0; from < len(ids); from += chunk {
 		part := ids[from:min(from+chunk, len(ids))]
 		cmds := make([]*redis.MapStringStringCmd, len(part))
+		ttls := make([]*redis.DurationCmd, len(part))
 		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, id := range part {
 				cmds[i] = p.HGetAll(ctx, jobKey(id))
+				ttls[i] = p.PTTL(ctx, jobKey(id))
 			}
 			return nil
 		}); err != nil {
@@ -237,12 +245,20 @@ func (s *Store) ActiveJobs(ctx context.Context) ([]string, error) {
 			h := cmds[i].Val()
 			switch {
 			case len(h) == 0:
-				gone = append(gone, id) // expired
+				gone = append(gone, id) // expired (or deleted)
 			case h["ready"] != "1":
 				out = append(out, id) // being created (or its creator died): keep visible
 			case finished(s.deriveStatus(id, h, false)):
+				if err := s.expireSettled(ctx, id, h); err != nil {
+					return nil, err
+				}
 				gone = append(gone, id)
 			default:
+				if ttls[i].Val() >= 0 {
+					if err := s.persistJob(ctx, id, int(parseInt(h["batches"]))); err != nil {
+						return nil, err
+					}
+				}
 				out = append(out, id)
 			}
 		}

@@ -41,7 +41,7 @@ func fromJSON(r receiptJSON) Receipt {
 }
 
 // SaveReceiptPage persists a raw pulled page (one write) before it is applied. The page id sorts
-// by save time.
+// by save time. A saved page does not expire: it stays until ApplyReceiptPage has applied it.
 func (s *Store) SaveReceiptPage(ctx context.Context, app string, page []Receipt) (pageID string, err error) {
 	if err := checkID("app id", app); err != nil {
 		return "", err
@@ -57,7 +57,7 @@ func (s *Store) SaveReceiptPage(ctx context.Context, app string, page []Receipt)
 	pageID = fmt.Sprintf("%013d-%s", s.now().UnixMilli(), newToken()[:16])
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, inboxKey(app), pageID, b)
-		p.PExpire(ctx, inboxKey(app), s.opts.Retention)
+		p.Persist(ctx, inboxKey(app)) // a page is kept until applied; the hash goes when empty
 		return nil
 	})
 	if err != nil {

@@ -14,8 +14,20 @@ import "github.com/redis/go-redis/v9"
 // r moved to a retry batch, D delivered, U undelivered.
 
 // prelude is prepended to every job script.
+//
+// touch extends the TTL of a key that expires to at least ttl ms and never gives a TTL to a key
+// that has none: the keys of a job that has not settled carry no TTL (see ExpireSettled), and a
+// key a script creates for such a job (a retry batch, the codes hash) starts without one.
+// expire_min is touch for keys that always expire (app records): it also gives a TTL to a key
+// that has none.
 const prelude = `
 local function touch(key, ttl)
+  local t = redis.call('PTTL', key)
+  if t >= 0 and t < tonumber(ttl) then
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+local function expire_min(key, ttl)
   local t = redis.call('PTTL', key)
   if t == -1 or (t >= 0 and t < tonumber(ttl)) then
     redis.call('PEXPIRE', key, ttl)
@@ -88,22 +100,24 @@ end
 return 1
 `)
 
-// createFinishScript makes a job visible (claimable) once its batches are written.
-// KEYS[1] job. ARGV nonce, total, batches, rejected, ttl.
+// createFinishScript makes a job visible (claimable) once its batches are written. The job's
+// keys keep their creation TTL until persistScript has run over them (CreateJobStream runs it
+// right after; ActiveJobs again for a ready job whose hash still has a TTL).
+// KEYS[1] job. ARGV nonce, total, batches, rejected.
 // Returns 1 when this call finished the job, 0 when it was already ready, -1 when the creation
 // was taken over by another creator (or the job hash vanished).
-var createFinishScript = redis.NewScript(prelude + `
+var createFinishScript = redis.NewScript(`
 local v = redis.call('HMGET', KEYS[1], 'ready', 'cn')
 if v[1] == '1' then return 0 end
 if v[1] ~= '0' or v[2] ~= ARGV[1] then return -1 end
 redis.call('HSET', KEYS[1], 'total', ARGV[2], 'batches', ARGV[3], 'rejected', ARGV[4], 'ready', '1')
 redis.call('HDEL', KEYS[1], 'cn')
-touch(KEYS[1], ARGV[5])
 return 1
 `)
 
 // touchAddScript adds a member to a zset (mode 'z': ZADD; 'g': ZADD GT-like, only raising the
-// score) or a set ('s': SADD) and extends the key's TTL.
+// score) or a set ('s': SADD) and extends the key's TTL to at least ttl; ttl "0" removes the
+// key's TTL instead (sets that list unfinished work: the active jobs, the halted apps).
 // KEYS[1] key. ARGV[1] mode, ARGV[2] member, ARGV[3] score, ARGV[4] ttl.
 var touchAddScript = redis.NewScript(prelude + `
 if ARGV[1] == 'z' then
@@ -114,7 +128,11 @@ elseif ARGV[1] == 'g' then
 else
   redis.call('SADD', KEYS[1], ARGV[2])
 end
-touch(KEYS[1], ARGV[4])
+if ARGV[4] == '0' then
+  redis.call('PERSIST', KEYS[1])
+else
+  expire_min(KEYS[1], ARGV[4])
+end
 return 1
 `)
 
@@ -588,25 +606,33 @@ var pageDoneScript = redis.NewScript(prelude + `
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 if tonumber(ARGV[2]) > 0 then
   redis.call('INCRBY', KEYS[2], ARGV[2])
-  touch(KEYS[2], ARGV[3])
+  expire_min(KEYS[2], ARGV[3])
 end
 return 1
 `)
 
-// haltScript records a halt. KEYS[1] halt. ARGV[1] code, ARGV[2] since ms, ARGV[3] probe-at ms, ARGV[4] ttl.
+// haltScript records a halt. A halt with parked batches has no TTL (it ends by Resume: its parked
+// batches must not be forgotten); otherwise it expires ttl after the last write.
+// KEYS[1] halt, KEYS[2] parked. ARGV[1] code, ARGV[2] since ms, ARGV[3] probe-at ms, ARGV[4] ttl.
 var haltScript = redis.NewScript(prelude + `
 redis.call('HSET', KEYS[1], 'code', ARGV[1], 'probe_at', ARGV[3])
 redis.call('HSETNX', KEYS[1], 'since', ARGV[2])
-touch(KEYS[1], ARGV[4])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('PERSIST', KEYS[1])
+else
+  expire_min(KEYS[1], ARGV[4])
+end
 return 1
 `)
 
-// parkScript parks a batch while the app is halted. KEYS[1] halt, KEYS[2] parked.
-// ARGV[1] "<job>|<batch>", ARGV[2] ttl. Returns 1 parked, 0 not halted.
-var parkScript = redis.NewScript(prelude + `
+// parkScript parks a batch while the app is halted: the parked set and the halt lose their TTL
+// (until Resume, or until PopParked empties the set). KEYS[1] halt, KEYS[2] parked.
+// ARGV[1] "<job>|<batch>". Returns 1 parked, 0 not halted.
+var parkScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('SADD', KEYS[2], ARGV[1])
-touch(KEYS[2], ARGV[2])
+redis.call('PERSIST', KEYS[2])
+redis.call('PERSIST', KEYS[1])
 return 1
 `)
 

@@ -15,7 +15,7 @@ import (
 )
 
 // ErrNotFound is returned when a job (or one of its batches) does not exist: never created, not
-// fully created yet, or expired after Options.Retention.
+// fully created yet, or expired Options.Retention after it settled.
 var ErrNotFound = errors.New("store: job not found")
 
 // ErrInvalid is wrapped by every error about bad input (an empty or malformed job id, a number
@@ -46,7 +46,7 @@ const (
 
 // Options configures a Store. Zero fields take the defaults.
 type Options struct {
-	Retention     time.Duration    // default 72h: TTL of every job key, serial index and receipt record
+	Retention     time.Duration    // default 72h: how long a job's keys are kept once it has settled (none expires before), and the TTL of serial index entries and receipt records
 	ClaimLease    time.Duration    // default 60s: how long an in-flight claim is honoured; a claim older than this without commit means the attempt died -> its numbers become unknown
 	ReceiptWindow time.Duration    // default 1h: after the last send, numbers without a receipt count as sent with unknown delivery, so the job can be done
 	Now           func() time.Time // default time.Now
@@ -78,7 +78,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 
 func (s *Store) now() time.Time { return s.opts.Now() }
 
-// retentionArg is the TTL argument (ms) every script refreshes written keys to.
+// retentionArg is the TTL argument (ms) scripts extend written keys that expire to.
 func (s *Store) retentionArg() string { return strconv.FormatInt(s.opts.Retention.Milliseconds(), 10) }
 
 // Keys. Every key of one job carries the hash tag {<job>}, every key of one app {<app>}, so
