@@ -74,7 +74,7 @@ func (s setting) flagName() string { return strings.ReplaceAll(strings.ToLower(s
 // settings is the table of every worker setting, in the order of the README's configuration table.
 var settings = []setting{
 	{env: "REDIS_URL", def: DefaultRedisURL,
-		usage: "Redis URL (redis:// or rediss:// for TLS); when unset and nothing answers on 127.0.0.1:6379, an embedded in-memory Redis is served there",
+		usage: "Redis URL (redis:// or rediss:// for TLS); when unset and nothing answers on 127.0.0.1:6379, in sandbox mode an embedded in-memory Redis is served there, otherwise start-up fails",
 		set: func(c *Config, raw string) error {
 			if _, err := redis.ParseURL(raw); err != nil {
 				return fmt.Errorf("%q is not a Redis URL (redis://[user:password@]host:port/db or rediss://...): %v", redactURL(raw), redactErr(err, raw))
@@ -250,8 +250,11 @@ func printUsage(w io.Writer) {
 	var b strings.Builder
 	b.WriteString("Usage: worker [flags]\n\n")
 	b.WriteString("Runs smsdispatch's worker. Every setting is an environment variable and also a flag; flags win.\n")
-	b.WriteString("With no credentials and no SMS_ENDPOINT it runs against an in-process sandbox; with REDIS_URL unset\n")
-	b.WriteString("and nothing answering on 127.0.0.1:6379 it serves an embedded, in-memory Redis there.\n\n")
+	b.WriteString("With no credentials and no SMS_ENDPOINT it runs against an in-process sandbox (or the one another\n")
+	b.WriteString("zero-setup worker on the same Redis serves); then, with REDIS_URL unset and nothing answering on\n")
+	b.WriteString("127.0.0.1:6379, it serves an embedded, in-memory Redis there. Outside sandbox mode that is an error.\n")
+	b.WriteString("A Redis whose maxmemory-policy is not noeviction stops start-up. Exit status: 0 ok, 1 failure,\n")
+	b.WriteString("2 configuration error.\n\n")
 	for _, s := range settings {
 		fmt.Fprintf(&b, "  --%s (env %s)", s.flagName(), s.env)
 		if s.def != "" {
@@ -269,9 +272,10 @@ func (c Config) Sandbox() bool {
 }
 
 // EmbeddedRedisAllowed reports whether the worker may serve an embedded Redis when nothing
-// answers at the default address: REDIS_URL and REDIS_CLUSTER_NODES are both unset.
+// answers at the default address: in sandbox mode only (an in-memory Redis loses every job on a
+// restart, which must never happen to real SMS), with REDIS_URL and REDIS_CLUSTER_NODES unset.
 func (c Config) EmbeddedRedisAllowed() bool {
-	return !c.RedisURLSet && len(c.RedisClusterNodes) == 0
+	return c.Sandbox() && !c.RedisURLSet && len(c.RedisClusterNodes) == 0
 }
 
 // Validate checks the settings together (each one alone was checked by Load). Errors name the

@@ -284,3 +284,29 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddedRedisAllowed: the embedded Redis is for sandbox mode only, and only with no Redis
+// setting.
+func TestEmbeddedRedisAllowed(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		want bool
+	}{
+		{nil, true},
+		{map[string]string{"REDIS_URL": "redis://127.0.0.1:7000/0"}, false},
+		{map[string]string{"REDIS_CLUSTER_NODES": "a:7000"}, false},
+		{map[string]string{"TENCENTCLOUD_SECRET_ID": "AKIDx", "TENCENTCLOUD_SECRET_KEY": "k"}, false},
+		{map[string]string{"TENCENTCLOUD_SECRET_ID": "AKIDx"}, false},
+		{map[string]string{"SMS_ENDPOINT": "http://127.0.0.1:9000"}, false},
+		{map[string]string{"SMS_SDK_APP_ID": "1400000001", "SMS_SIGN_NAME": "Acme"}, true}, // still sandbox mode
+	}
+	for _, tc := range cases {
+		c, err := Load(nil, envOf(tc.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.EmbeddedRedisAllowed(); got != tc.want {
+			t.Errorf("env %v: EmbeddedRedisAllowed() = %v, want %v", tc.env, got, tc.want)
+		}
+	}
+}

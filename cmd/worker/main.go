@@ -5,7 +5,18 @@
 // Every setting is an environment variable and also a flag (flags win); see `worker --help` and
 // the README's configuration table. With no settings at all it runs in zero-setup mode: an
 // in-process sandbox of the Tencent API instead of Tencent, and, when nothing answers on
-// 127.0.0.1:6379, an embedded in-memory Redis there. It says so loudly on stderr.
+// 127.0.0.1:6379, an embedded in-memory Redis there. It says so loudly on stderr. The embedded
+// Redis is served only in sandbox mode: with credentials or SMS_ENDPOINT, REDIS_URL unset and
+// nothing on 127.0.0.1:6379, the worker refuses to start. The first zero-setup worker on a Redis
+// records its sandbox there; later zero-setup workers on the same Redis send through it.
+//
+// At start the worker checks the Redis settings that decide whether job records survive: a
+// maxmemory-policy other than noeviction stops start-up, no persistence (neither AOF nor RDB) is
+// a warning, a Redis that refuses CONFIG and INFO is used with a warning.
+//
+// Exit status: 0 after a clean shutdown (or --help), 2 for a configuration error (a missing,
+// malformed or conflicting setting, REDIS_URL unset outside sandbox mode, a Redis that may evict
+// keys), 1 for any other failure (Redis does not answer, shutdown failed).
 package main
 
 import (
@@ -28,6 +39,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/smsdispatch/smsdispatch/sandbox"
+	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 	"github.com/smsdispatch/smsdispatch/worker"
 )
@@ -42,12 +54,31 @@ func main() {
 	}()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
 	stop()
-	code := 0
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
+	code := exitCode(err)
+	if code != 0 {
 		fmt.Fprintf(os.Stderr, "worker: %v\n", err)
-		code = 1
 	}
 	os.Exit(code)
+}
+
+// configError marks an error caused by the settings (or by the Redis server's settings): the
+// program exits 2 on it.
+type configError struct{ err error }
+
+func (e configError) Error() string { return e.err.Error() }
+func (e configError) Unwrap() error { return e.err }
+
+// exitCode is the exit status for run's error: 0 none (or --help), 2 configuration, 1 other.
+func exitCode(err error) int {
+	var ce configError
+	var wce *worker.ConfigError
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ce), errors.As(err, &wce):
+		return 2
+	}
+	return 1
 }
 
 // runEnv holds the fixed addresses of zero-setup mode, which tests replace (tests must never bind
@@ -55,6 +86,7 @@ func main() {
 type runEnv struct {
 	localRedisAddr string               // where an unset REDIS_URL points, and the embedded Redis listens
 	sandboxAddr    string               // preferred address of the in-process sandbox (a free port if taken)
+	sandboxTTL     time.Duration        // TTL of the shared sandbox's record (0: defaultSandboxTTL)
 	started        func(*worker.Worker) // nil in production
 }
 
@@ -71,10 +103,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 func (e runEnv) run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (err error) {
 	cfg, err := load(args, getenv, stderr)
 	if err != nil {
-		return err
+		return configError{err}
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return configError{err}
 	}
 	logger := newLogger(cfg, stderr)
 	defer func() { _ = logger.Sync() }()
@@ -87,11 +119,17 @@ func (e runEnv) run(ctx context.Context, args []string, getenv func(string) stri
 		}
 	}()
 
-	rdb, stopRedis, err := e.openRedis(ctx, cfg, logger, stderr)
+	rdb, stopRedis, embedded, err := e.openRedis(ctx, cfg, logger, stderr)
 	if err != nil {
 		return err
 	}
 	cleanups = append(cleanups, stopRedis)
+	st := store.New(rdb, store.Options{})
+	if !embedded {
+		if err := checkRedis(ctx, st, logger); err != nil {
+			return err
+		}
+	}
 
 	wc := cfg.workerConfig()
 	wc.Redis = rdb
@@ -103,24 +141,32 @@ func (e runEnv) run(ctx context.Context, args []string, getenv func(string) stri
 		MaxConns:  cfg.Concurrency + cfg.OTPConcurrency + cfg.MaintConcurrency,
 	}
 	if cfg.Sandbox() {
-		url, stopSandbox, err := e.startSandbox(cfg, logger)
+		sb, err := e.openSandbox(ctx, cfg, st, logger)
 		if err != nil {
 			return err
 		}
-		cleanups = append(cleanups, stopSandbox)
-		wc.Tencent.SecretID, wc.Tencent.SecretKey, wc.Tencent.Endpoint = sandbox.DefaultSecretID, sandbox.DefaultSecretKey, url
+		cleanups = append(cleanups, sb.close)
+		wc.Tencent.SecretID, wc.Tencent.SecretKey, wc.Tencent.Endpoint = sandbox.DefaultSecretID, sandbox.DefaultSecretKey, sb.url
 		if wc.AppID == "" {
-			wc.AppID = sandbox.DefaultAppID
+			wc.AppID = sb.appID
 		}
 		if wc.SignName == "" {
 			wc.SignName = sandbox.DefaultSignName
 		}
-		logger.Warn("SANDBOX MODE: no TENCENTCLOUD_SECRET_ID/SMS_ENDPOINT set; messages go to an in-process fake Tencent API, nothing is really sent",
-			zap.String("sandbox_url", url), zap.String("app_id", wc.AppID), zap.String("sign_name", wc.SignName))
+		where := "an in-process fake Tencent API at " + sb.url
+		if sb.shared {
+			where = "the fake Tencent API at " + sb.url + " that another zero-setup worker on this Redis serves (recorded in Redis)"
+			logger.Warn("SANDBOX MODE: no TENCENTCLOUD_SECRET_ID/SMS_ENDPOINT set; messages go to the sandbox another zero-setup worker on this Redis serves, nothing is really sent",
+				zap.String("sandbox_url", sb.url), zap.Bool("shared", true), zap.String("app_id", wc.AppID), zap.String("sign_name", wc.SignName))
+		} else {
+			logger.Warn("SANDBOX MODE: no TENCENTCLOUD_SECRET_ID/SMS_ENDPOINT set; messages go to an in-process fake Tencent API, nothing is really sent",
+				zap.String("sandbox_url", sb.url), zap.Bool("shared", false), zap.String("app_id", wc.AppID), zap.String("sign_name", wc.SignName))
+		}
 		banner(stderr,
-			"SANDBOX MODE: no TENCENTCLOUD_SECRET_ID/SMS_ENDPOINT set; messages go to an in-process fake Tencent API at "+url+", nothing is really sent.",
+			"SANDBOX MODE: no TENCENTCLOUD_SECRET_ID/SMS_ENDPOINT set; messages go to "+where+", nothing is really sent.",
 			fmt.Sprintf("Sandbox app %s, sign %q, templates %s (OTP, 2 params), %s, %s, %s, %s.", wc.AppID, wc.SignName,
 				sandbox.TemplateOTP, sandbox.TemplateNotice, sandbox.TemplateMarketing, sandbox.TemplateGreeting, sandbox.TemplateIntlOTP),
+			"Later zero-setup workers on the same Redis send through this sandbox too.",
 			"For production set TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY, SMS_SDK_APP_ID and SMS_SIGN_NAME.")
 	} else if cfg.SignName == "" {
 		logger.Warn("SMS_SIGN_NAME is not set: domestic jobs must name their sign")
@@ -148,9 +194,9 @@ func (e runEnv) run(ctx context.Context, args []string, getenv func(string) stri
 	return nil
 }
 
-// openRedis returns the Redis client the worker uses and a function that closes it (and stops the
-// embedded Redis, if any).
-func (e runEnv) openRedis(ctx context.Context, cfg Config, logger *zap.Logger, stderr io.Writer) (redis.UniversalClient, func(), error) {
+// openRedis returns the Redis client the worker uses, a function that closes it (and stops the
+// embedded Redis, if any), and whether that Redis is the embedded one.
+func (e runEnv) openRedis(ctx context.Context, cfg Config, logger *zap.Logger, stderr io.Writer) (redis.UniversalClient, func(), bool, error) {
 	switch {
 	case len(cfg.RedisClusterNodes) > 0:
 		opt := &redis.ClusterOptions{
@@ -164,32 +210,37 @@ func (e runEnv) openRedis(ctx context.Context, cfg Config, logger *zap.Logger, s
 		rdb := redis.NewClusterClient(opt)
 		if err := ping(ctx, rdb); err != nil {
 			_ = rdb.Close()
-			return nil, nil, fmt.Errorf("REDIS_CLUSTER_NODES: %s does not answer: %w", strings.Join(cfg.RedisClusterNodes, ","), err)
+			return nil, nil, false, fmt.Errorf("REDIS_CLUSTER_NODES: %s does not answer: %w", strings.Join(cfg.RedisClusterNodes, ","), err)
 		}
 		logger.Info("redis cluster", zap.Strings("nodes", cfg.RedisClusterNodes))
-		return rdb, func() { _ = rdb.Close() }, nil
+		return rdb, func() { _ = rdb.Close() }, false, nil
 
 	case cfg.RedisURLSet:
 		opt, err := redis.ParseURL(cfg.RedisURL) // checked by Load
 		if err != nil {
-			return nil, nil, fmt.Errorf("REDIS_URL: %s", redactErr(err, cfg.RedisURL))
+			return nil, nil, false, configError{fmt.Errorf("REDIS_URL: %s", redactErr(err, cfg.RedisURL))}
 		}
 		rdb := redis.NewClient(opt)
 		if err := ping(ctx, rdb); err != nil {
 			_ = rdb.Close()
-			return nil, nil, fmt.Errorf("REDIS_URL: %s does not answer: %w", redactURL(cfg.RedisURL), err)
+			return nil, nil, false, fmt.Errorf("REDIS_URL: %s does not answer: %w", redactURL(cfg.RedisURL), err)
 		}
 		logger.Info("redis", zap.String("url", redactURL(cfg.RedisURL)))
-		return rdb, func() { _ = rdb.Close() }, nil
+		return rdb, func() { _ = rdb.Close() }, false, nil
 	}
 
-	// REDIS_URL unset: the local Redis if something answers there, else an embedded one.
+	// REDIS_URL unset: the local Redis if something answers there, else (in sandbox mode only)
+	// an embedded one.
 	url := "redis://" + e.localRedisAddr + "/0"
 	var mr *miniredis.Miniredis
 	if !answers(ctx, e.localRedisAddr) {
+		if !cfg.EmbeddedRedisAllowed() {
+			return nil, nil, false, configError{fmt.Errorf("REDIS_URL: not set, and nothing answers on %s; with TENCENTCLOUD_SECRET_ID or SMS_ENDPOINT set the worker "+
+				"needs a real Redis (the embedded, in-memory one is served only in sandbox mode: a restart would lose every job): set REDIS_URL", e.localRedisAddr)}
+		}
 		mr = miniredis.NewMiniRedis()
 		if err := mr.StartAddr(e.localRedisAddr); err != nil {
-			return nil, nil, fmt.Errorf("REDIS_URL: unset, nothing answers on %s, and an embedded Redis cannot listen there: %w", e.localRedisAddr, err)
+			return nil, nil, false, fmt.Errorf("REDIS_URL: unset, nothing answers on %s, and an embedded Redis cannot listen there: %w", e.localRedisAddr, err)
 		}
 		logger.Warn("EMBEDDED REDIS: REDIS_URL is unset and nothing answered, serving an in-memory Redis (not durable)",
 			zap.String("addr", e.localRedisAddr))
@@ -202,7 +253,7 @@ func (e runEnv) openRedis(ctx context.Context, cfg Config, logger *zap.Logger, s
 		if mr != nil {
 			mr.Close()
 		}
-		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, nil, false, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	rdb := redis.NewClient(opt)
 	stopClock := func() {}
@@ -218,12 +269,45 @@ func (e runEnv) openRedis(ctx context.Context, cfg Config, logger *zap.Logger, s
 	}
 	if err := ping(ctx, rdb); err != nil {
 		stop()
-		return nil, nil, fmt.Errorf("REDIS_URL: unset, and %s does not answer as a Redis: %w", e.localRedisAddr, err)
+		return nil, nil, false, fmt.Errorf("REDIS_URL: unset, and %s does not answer as a Redis: %w", e.localRedisAddr, err)
 	}
 	if mr == nil {
 		logger.Info("redis", zap.String("url", url))
 	}
-	return rdb, stop, nil
+	return rdb, stop, mr != nil, nil
+}
+
+// checkRedis refuses a Redis that may evict job records (maxmemory-policy not noeviction) and
+// warns about one that does not persist them, or whose settings cannot be read.
+func checkRedis(ctx context.Context, st *store.Store, logger *zap.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	configs, err := st.CheckServer(ctx)
+	if errors.Is(err, store.ErrEvictionPolicy) {
+		return configError{fmt.Errorf("redis settings: %w", err)}
+	}
+	if err != nil {
+		return fmt.Errorf("redis settings: %w", err)
+	}
+	for _, c := range configs {
+		addr := zap.String("addr", c.Addr)
+		if c.Source == "" {
+			logger.Warn("cannot check the redis settings (CONFIG and INFO refused): make sure maxmemory-policy is noeviction and AOF or RDB persistence is on",
+				addr, zap.NamedError("config_error", c.Unchecked))
+			continue
+		}
+		switch durable, known := c.Durable(); {
+		case !known:
+			logger.Warn("cannot tell whether redis persists its data (CONFIG refused and AOF is off): make sure RDB snapshots are on",
+				addr, zap.String("maxmemory_policy", c.MaxmemoryPolicy), zap.NamedError("config_error", c.Unchecked))
+		case !durable:
+			logger.Warn("redis persistence is off (neither AOF nor RDB): a Redis restart loses every job, batch and receipt; set appendonly yes or a save point",
+				addr, zap.String("maxmemory_policy", c.MaxmemoryPolicy))
+		default:
+			logger.Info("redis settings", addr, zap.String("maxmemory_policy", c.MaxmemoryPolicy), zap.Bool("aof", c.AOF), zap.Bool("rdb", c.RDB))
+		}
+	}
+	return nil
 }
 
 // runTTLClock makes the embedded Redis's key TTLs (leases, retention) run down with the wall
@@ -268,46 +352,6 @@ func answers(ctx context.Context, addr string) bool {
 	}
 	_ = conn.Close()
 	return true
-}
-
-// startSandbox serves the sandbox in-process on e.sandboxAddr, or a free port if that is taken.
-// It adopts SMS_SDK_APP_ID and SMS_SIGN_NAME when they are set.
-func (e runEnv) startSandbox(cfg Config, logger *zap.Logger) (url string, stop func(), err error) {
-	sc := sandbox.DefaultConfig()
-	sc.Logger = logger.Named("sandbox")
-	if cfg.AppID != "" {
-		sc.AppID = cfg.AppID
-	}
-	if cfg.SignName != "" {
-		sc.SignNames = append(sc.SignNames, cfg.SignName)
-	}
-	sb, err := sandbox.New(sc)
-	if err != nil {
-		return "", nil, fmt.Errorf("sandbox: %w", err)
-	}
-	ln, err := net.Listen("tcp", e.sandboxAddr)
-	if err != nil {
-		logger.Info("sandbox address taken, using a free port", zap.String("addr", e.sandboxAddr), zap.Error(err))
-		host, _, _ := net.SplitHostPort(e.sandboxAddr)
-		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
-			_ = sb.Close()
-			return "", nil, fmt.Errorf("sandbox: listen: %w", err)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := sb.Serve(ctx, ln); err != nil {
-			logger.Error("sandbox stopped", zap.Error(err))
-		}
-	}()
-	stop = func() {
-		cancel()
-		<-done
-		_ = sb.Close()
-	}
-	return "http://" + ln.Addr().String(), stop, nil
 }
 
 // banner writes lines framed by stars, so that they stand out from the JSON log lines.
