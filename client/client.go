@@ -425,16 +425,10 @@ func (c *Client) Cancel(ctx context.Context, jobID string) (store.Status, error)
 	return st, nil
 }
 
-// Settled reports whether a job needs nothing more: done, or cancelled/failed with nothing left
-// in flight or unknown.
+// Settled reports whether a job's state is final (done, partial, failed or cancelled: see
+// store.JobState), so it needs nothing more.
 func Settled(st store.Status) bool {
-	switch st.State {
-	case store.StateDone:
-		return true
-	case store.StateCancelled, store.StateFailed:
-		return st.Pending == 0 && st.Unknown == 0
-	}
-	return false
+	return st.State.Final()
 }
 
 // Wait polls the job's status every interval (default 1 s), calling fn (when not nil) with each,

@@ -36,7 +36,7 @@ func TestClaimCommit(t *testing.T) {
 		if !r.Applied || r.HasUnknown || len(r.RetryBatches) != 0 {
 			t.Fatalf("commit = %+v", r)
 		}
-		st := e.wantCounts(t, "j", counts{State: StateRunning, Total: 5, Sent: 2, Failed: 3})
+		st := e.wantCounts(t, "j", counts{State: StateDelivering, Total: 5, Sent: 2, Failed: 3})
 		if st.Fee != 3 || fmt.Sprint(st.FailedByCode) != "map[FailedOperation.PhoneNumberInBlacklist:2 InvalidParameterValue.IncorrectPhoneNumber:1]" {
 			t.Fatalf("fee %d, failed_by_code %v", st.Fee, st.FailedByCode)
 		}
@@ -57,7 +57,7 @@ func TestClaimCommit(t *testing.T) {
 		if r := e.commit(t, "j", 0, "tok-1", rs); !r.Applied {
 			t.Fatalf("replayed commit not applied")
 		}
-		e.wantCounts(t, "j", counts{State: StateRunning, Total: 5, Sent: 2, Failed: 3})
+		e.wantCounts(t, "j", counts{State: StateDelivering, Total: 5, Sent: 2, Failed: 3})
 		if e.batchField(t, "j", 0, "s") != "done" || e.batchField(t, "j", 0, "st") != "ssfff" {
 			t.Fatalf("batch record s=%q st=%q", e.batchField(t, "j", 0, "s"), e.batchField(t, "j", 0, "st"))
 		}
@@ -182,7 +182,7 @@ func TestConcurrentClaimCommit(t *testing.T) {
 				t.Fatalf("%s sent %d times", n, k)
 			}
 		}
-		e.wantCounts(t, "j", counts{State: StateRunning, Total: 2000, Sent: 2000})
+		e.wantCounts(t, "j", counts{State: StateDelivering, Total: 2000, Sent: 2000})
 	})
 }
 
@@ -215,7 +215,7 @@ func TestExpiredClaim(t *testing.T) {
 		if !r.Applied || r.HasUnknown {
 			t.Fatalf("late commit = %+v", r)
 		}
-		e.wantCounts(t, "j", counts{State: StateRunning, Total: 4, Sent: 3, Failed: 1})
+		e.wantCounts(t, "j", counts{State: StateDelivering, Total: 4, Sent: 3, Failed: 1})
 		if s := e.batchField(t, "j", 0, "s"); s != "done" {
 			t.Fatalf("batch state %q", s)
 		}
@@ -467,9 +467,9 @@ func TestReconcile(t *testing.T) {
 			t.Fatalf("resent numbers = %v", c1.Numbers)
 		}
 		e.commit(t, "j", 1, "t1", allSent("j", 1, c1))
-		e.wantCounts(t, "j", counts{State: StateRunning, Total: 4, Sent: 3, Failed: 1})
+		e.wantCounts(t, "j", counts{State: StateDelivering, Total: 4, Sent: 3, Failed: 1})
 		e.clock.Add(DefaultReceiptWindow)
-		e.wantCounts(t, "j", counts{State: StateDone, Total: 4, Sent: 3, Failed: 1})
+		e.wantCounts(t, "j", counts{State: StatePartial, Total: 4, Sent: 3, Failed: 1})
 		if a, _ := e.s.ActiveJobs(ctx); len(a) != 0 {
 			t.Fatalf("done job still active: %v", a)
 		}

@@ -59,7 +59,7 @@ func Example() {
 	// Claimed 1 [+8613800000001 +8613800000002] [123456] job-42|0|1
 	// applied: true
 	// Done
-	// running 2 1 1 map[FailedOperation.PhoneNumberInBlacklist:1]
+	// delivering 2 1 1 map[FailedOperation.PhoneNumberInBlacklist:1]
 }
 
 // ExampleParseE164 shows the packed form of a number and the masked form used in logs and errors.

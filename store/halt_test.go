@@ -168,7 +168,7 @@ func TestRoundTrip10k(t *testing.T) {
 		const n = 10_000
 		e.create(t, testJob("big"), n, MaxBatchSize)
 		e.sendAll(t, "big", n/MaxBatchSize)
-		e.wantCounts(t, "big", counts{State: StateRunning, Total: n, Sent: n})
+		e.wantCounts(t, "big", counts{State: StateDelivering, Total: n, Sent: n})
 		numbers := nums(0, n)
 		for p := 0; p < n; p += 100 {
 			var page []Receipt

@@ -325,7 +325,7 @@ func allSent(job string, batch int, c ClaimResult) []NumberResult {
 
 // counts is the comparable part of a Status.
 type counts struct {
-	State                                                                    string
+	State                                                                    JobState
 	Total, Sent, Failed, Cancelled, Unknown, Pending, Delivered, Undelivered int64
 }
 

@@ -38,18 +38,20 @@ type Batch struct {
 
 // Status is a job's progress. JSON field names are the `enqueue status --json` contract.
 type Status struct {
-	ID          string `json:"id"`
-	State       string `json:"state"` // scheduled|running|paused|done|cancelled|failed
-	Total       int64  `json:"total"`
-	Sent        int64  `json:"sent"`
-	Failed      int64  `json:"failed"`
-	Cancelled   int64  `json:"cancelled"`
-	Unknown     int64  `json:"unknown"`
-	Pending     int64  `json:"pending"` // total - sent - failed - cancelled
-	Delivered   int64  `json:"delivered"`
-	Undelivered int64  `json:"undelivered"`
-	Rejected    int64  `json:"rejected"`
-	Fee         int64  `json:"fee"`
+	ID          string   `json:"id"`
+	State       JobState `json:"state"`      // see JobState
+	Final       bool     `json:"final"`      // State.Final(): the state no longer changes
+	FatalCode   string   `json:"fatal_code"` // the job-fatal code that stopped the job's unsent numbers; "" if none
+	Total       int64    `json:"total"`
+	Sent        int64    `json:"sent"`
+	Failed      int64    `json:"failed"`
+	Cancelled   int64    `json:"cancelled"`
+	Unknown     int64    `json:"unknown"`
+	Pending     int64    `json:"pending"` // total - sent - failed - cancelled
+	Delivered   int64    `json:"delivered"`
+	Undelivered int64    `json:"undelivered"`
+	Rejected    int64    `json:"rejected"`
+	Fee         int64    `json:"fee"`
 	// SentFeeUnknown counts sent numbers settled by evidence (a receipt or a by-number record
 	// instead of SendSms's lost reply): their fee is not known per number, so Fee leaves them
 	// out. The billed total is Fee plus about SentFeeUnknown times the message's segments.
@@ -61,15 +63,120 @@ type Status struct {
 	CreatedAt      time.Time        `json:"created_at"`
 }
 
-// Job states reported by Status.
+// JobState is a job's state. It is not stored: Status derives it from the job's counters each
+// time, with pending = total - sent - failed - cancelled (the numbers not settled yet: waiting,
+// in flight, due for a retry or unknown). The first row whose condition holds is the state; a
+// final state no longer changes (delivered and undelivered may still grow with late receipts).
+// Rejected input lines are not part of total and do not count.
+//
+//	state       final  condition
+//	cancelling  no     cancel requested and pending > 0: nothing new is sent, the numbers in
+//	                   flight finish and the rest are cancelled
+//	failing     no     a job-fatal code was recorded (fatal_code) and pending > 0: nothing new is
+//	                   sent, the numbers in flight finish and the rest fail with that code
+//	paused      no     the app is halted and pending > 0: batches wait for a probe or enqueue resume
+//	scheduled   no     pending > 0, send_at is in the future and nothing was tried yet
+//	                   (sent = failed = unknown = 0)
+//	running     no     pending > 0 otherwise
+//	cancelled   yes    pending = 0 and cancelled > 0
+//	failed      yes    pending = 0, sent = 0 and failed > 0: no number was accepted
+//	delivering  no     pending = 0, sent > 0, delivered + undelivered < sent and the receipt window
+//	                   (SMS_RECEIPT_WINDOW after the last commit) is open: sending finished,
+//	                   receipts still arriving
+//	partial     yes    pending = 0, sent > 0 and failed > 0: some numbers accepted, the others
+//	                   failed (by number, by expiry, or with the job-fatal code in fatal_code)
+//	done        yes    pending = 0 and sent = total: every number accepted
+//
+// So a job ends done, partial, failed or cancelled; failed_by_code says why numbers failed.
+type JobState string
+
+// Job states reported by Status, in the order of the JobState table.
 const (
-	StateScheduled = "scheduled"
-	StateRunning   = "running"
-	StatePaused    = "paused"
-	StateDone      = "done"
-	StateCancelled = "cancelled"
-	StateFailed    = "failed"
+	StateCancelling JobState = "cancelling"
+	StateFailing    JobState = "failing"
+	StatePaused     JobState = "paused"
+	StateScheduled  JobState = "scheduled"
+	StateRunning    JobState = "running"
+	StateCancelled  JobState = "cancelled"
+	StateFailed     JobState = "failed"
+	StateDelivering JobState = "delivering"
+	StatePartial    JobState = "partial"
+	StateDone       JobState = "done"
 )
+
+// Final reports whether s is final: done, partial, failed or cancelled.
+func (s JobState) Final() bool {
+	switch s {
+	case StateDone, StatePartial, StateFailed, StateCancelled:
+		return true
+	}
+	return false
+}
+
+// JobStateInfo is one row of the JobState table.
+type JobStateInfo struct {
+	State     JobState
+	Final     bool
+	Condition string
+}
+
+// JobStates is the JobState table, row by row in the order the conditions are tested (for help
+// texts; the doc comment of JobState and the README show the same rows).
+var JobStates = []JobStateInfo{
+	{StateCancelling, false, "cancel requested and pending > 0: nothing new is sent, the numbers in flight finish and the rest are cancelled"},
+	{StateFailing, false, "a job-fatal code was recorded (fatal_code) and pending > 0: nothing new is sent, the numbers in flight finish and the rest fail with that code"},
+	{StatePaused, false, "the app is halted and pending > 0: batches wait for a probe or enqueue resume"},
+	{StateScheduled, false, "pending > 0, send_at is in the future and nothing was tried yet (sent = failed = unknown = 0)"},
+	{StateRunning, false, "pending > 0 otherwise"},
+	{StateCancelled, true, "pending = 0 and cancelled > 0"},
+	{StateFailed, true, "pending = 0, sent = 0 and failed > 0: no number was accepted"},
+	{StateDelivering, false, "pending = 0, sent > 0, delivered + undelivered < sent and the receipt window (SMS_RECEIPT_WINDOW after the last commit) is open: sending finished, receipts still arriving"},
+	{StatePartial, true, "pending = 0, sent > 0 and failed > 0: some numbers accepted, the others failed (by number, by expiry, or with the job-fatal code in fatal_code)"},
+	{StateDone, true, "pending = 0 and sent = total: every number accepted"},
+}
+
+// stateInput is what a job's state is derived from: its counters, its flags, the app's halt and
+// two comparisons with the clock.
+type stateInput struct {
+	Total, Sent, Failed, Cancelled, Unknown, Delivered, Undelivered int64
+
+	CancelRequested bool   // the cancel flag
+	FatalCode       string // the fail flag (job-fatal code)
+	Halted          bool   // the job's app is halted
+	BeforeSendAt    bool   // now is before the job's send_at
+	ReceiptsOpen    bool   // now is before the last commit plus the receipt window
+}
+
+// deriveState applies the JobState table.
+func deriveState(in stateInput) JobState {
+	pending := in.Total - in.Sent - in.Failed - in.Cancelled
+	if pending > 0 || in.Unknown > 0 {
+		switch {
+		case in.CancelRequested:
+			return StateCancelling
+		case in.FatalCode != "":
+			return StateFailing
+		case in.Halted:
+			return StatePaused
+		case in.BeforeSendAt && in.Sent == 0 && in.Failed == 0 && in.Unknown == 0:
+			return StateScheduled
+		default:
+			return StateRunning
+		}
+	}
+	switch {
+	case in.Cancelled > 0:
+		return StateCancelled
+	case in.Sent == 0 && in.Failed > 0:
+		return StateFailed
+	case in.Sent > 0 && in.Delivered+in.Undelivered < in.Sent && in.ReceiptsOpen:
+		return StateDelivering
+	case in.Failed > 0:
+		return StatePartial
+	default:
+		return StateDone
+	}
+}
 
 // Priorities.
 const (
@@ -159,45 +266,31 @@ func (s *Store) deriveStatus(id string, h map[string]string, halted bool) Status
 		}
 	}
 	now := s.now()
-	settled := st.Pending == 0 && st.Unknown == 0
-	switch {
-	case h["fail"] != "":
-		st.State = StateFailed
-	case h["cancel"] == "1":
-		st.State = StateCancelled
-	case settled && (st.Delivered+st.Undelivered >= st.Sent ||
-		!now.Before(parseMs(h["lc"]).Add(s.opts.ReceiptWindow))):
-		st.State = StateDone
-	case halted:
-		st.State = StatePaused
-	case parseMs(h["send_at"]).After(now) && st.Sent == 0 && st.Failed == 0 && st.Unknown == 0:
-		st.State = StateScheduled
-	default:
-		st.State = StateRunning
-	}
+	st.FatalCode = h["fail"]
+	st.State = deriveState(stateInput{
+		Total: st.Total, Sent: st.Sent, Failed: st.Failed, Cancelled: st.Cancelled, Unknown: st.Unknown,
+		Delivered: st.Delivered, Undelivered: st.Undelivered,
+		CancelRequested: h["cancel"] == "1",
+		FatalCode:       st.FatalCode,
+		Halted:          halted,
+		BeforeSendAt:    parseMs(h["send_at"]).After(now),
+		ReceiptsOpen:    now.Before(parseMs(h["lc"]).Add(s.opts.ReceiptWindow)),
+	})
+	st.Final = st.State.Final()
 	return st
 }
 
-// finished reports whether a job needs no more work from the sweeper.
-func finished(st Status) bool {
-	switch st.State {
-	case StateDone:
-		return true
-	case StateCancelled, StateFailed:
-		return st.Pending == 0 && st.Unknown == 0
-	}
-	return false
-}
-
-// Status returns a job's counters and state. A job that is finished gets its retention TTL
-// (ExpireSettled) and is removed from the active set. ErrNotFound when the job does not exist.
+// Status returns a job's counters and state (see JobState). A job whose state is final gets its
+// retention TTL (ExpireSettled) and is removed from the active set. ErrNotFound when the job does
+// not exist.
 func (s *Store) Status(ctx context.Context, id string) (Status, error) {
 	h, err := s.readJob(ctx, id)
 	if err != nil {
 		return Status{}, err
 	}
 	halted := false
-	if h["fail"] == "" && h["cancel"] != "1" {
+	pending := parseInt(h["total"]) - parseInt(h["sent"]) - parseInt(h["failed"]) - parseInt(h["cancelled"])
+	if h["fail"] == "" && h["cancel"] != "1" && pending > 0 { // only then can the state be paused
 		halt, err := s.HaltOf(ctx, h["app"])
 		if err != nil {
 			return Status{}, err
@@ -205,7 +298,7 @@ func (s *Store) Status(ctx context.Context, id string) (Status, error) {
 		halted = halt != nil
 	}
 	st := s.deriveStatus(id, h, halted)
-	if finished(st) {
+	if st.Final {
 		if err := s.expireSettled(ctx, id, h); err != nil {
 			return Status{}, err
 		}
@@ -216,8 +309,8 @@ func (s *Store) Status(ctx context.Context, id string) (Status, error) {
 	return st, nil
 }
 
-// ActiveJobs returns the jobs not yet finished, oldest first (for the sweeper). Jobs found gone
-// are removed from the active set on the way, and so are jobs found finished, once their keys
+// ActiveJobs returns the jobs whose state is not final, oldest first (for the sweeper). Jobs found
+// gone are removed from the active set on the way, and so are jobs found final, once their keys
 // have their retention TTL (ExpireSettled): the sweeper thus starts every settled job's retention.
 // A ready job whose hash still carries a TTL (its creator died before removing the creation
 // TTLs, or an older version wrote it) loses its TTLs.
@@ -248,7 +341,7 @@ func (s *Store) ActiveJobs(ctx context.Context) ([]string, error) {
 				gone = append(gone, id) // expired (or deleted)
 			case h["ready"] != "1":
 				out = append(out, id) // being created (or its creator died): keep visible
-			case finished(s.deriveStatus(id, h, false)):
+			case s.deriveStatus(id, h, false).Final:
 				if err := s.expireSettled(ctx, id, h); err != nil {
 					return nil, err
 				}

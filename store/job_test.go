@@ -226,12 +226,12 @@ func TestScheduledAndExpired(t *testing.T) {
 		}
 		// The batch in flight still commits.
 		e.commit(t, "otp", 0, "t", []NumberResult{{Index: 0, State: Sent}, {Index: 1, State: Sent}})
-		st := e.wantCounts(t, "otp", counts{State: StateRunning, Total: 3, Sent: 2, Failed: 1})
+		st := e.wantCounts(t, "otp", counts{State: StateDelivering, Total: 3, Sent: 2, Failed: 1})
 		if st.FailedByCode[ExpiredCode] != 1 {
 			t.Fatalf("failed_by_code = %v", st.FailedByCode)
 		}
 		e.clock.Add(DefaultReceiptWindow)
-		e.wantCounts(t, "otp", counts{State: StateDone, Total: 3, Sent: 2, Failed: 1})
+		e.wantCounts(t, "otp", counts{State: StatePartial, Total: 3, Sent: 2, Failed: 1})
 	})
 }
 
@@ -247,7 +247,7 @@ func TestCancel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := countsOf(st), (counts{State: StateCancelled, Total: 1000, Sent: 200, Cancelled: 600, Pending: 200}); got != want {
+		if got, want := countsOf(st), (counts{State: StateCancelling, Total: 1000, Sent: 200, Cancelled: 600, Pending: 200}); got != want {
 			t.Fatalf("after cancel: got %+v want %+v", got, want)
 		}
 		if c := e.claim(t, "j", 2, "t2"); c.Outcome != Cancelled {
@@ -304,7 +304,7 @@ func TestCancelManyBatches(t *testing.T) {
 		if c := e.claim(t, "j", n-1, "t"); c.Outcome != Cancelled { // the flag stops claims at once
 			t.Fatalf("claim = %v", c.Outcome)
 		}
-		e.wantCounts(t, "j", counts{State: StateCancelled, Total: int64(n), Cancelled: sweepChunk + 1, Pending: int64(n - sweepChunk - 1)})
+		e.wantCounts(t, "j", counts{State: StateCancelling, Total: int64(n), Cancelled: sweepChunk + 1, Pending: int64(n - sweepChunk - 1)})
 		st, err := e.s.Cancel(ctx, "j")
 		if err != nil || st.Cancelled != int64(n) || st.Pending != 0 {
 			t.Fatalf("resumed cancel = %+v, %v", st, err)
@@ -329,12 +329,19 @@ func TestFailJob(t *testing.T) {
 		if r := e.commit(t, "j", 0, "t0", rs); len(r.RetryBatches) != 0 {
 			t.Fatalf("retry batches after FailJob: %+v", r)
 		}
-		st := e.wantCounts(t, "j", counts{State: StateFailed, Total: 600, Sent: 199, Failed: 401})
+		st := e.wantCounts(t, "j", counts{State: StateDelivering, Total: 600, Sent: 199, Failed: 401})
 		if want := map[string]int64{"FailedOperation.TemplateUnapproved": 401}; fmt.Sprint(st.FailedByCode) != fmt.Sprint(want) {
 			t.Fatalf("failed_by_code = %v", st.FailedByCode)
 		}
 		if c := e.claim(t, "j", 1, "t1"); c.Outcome != Done {
 			t.Fatalf("claim of a failed batch = %v", c.Outcome)
+		}
+		// Some numbers were accepted before the job-fatal code: partial once the receipt window
+		// closes, not failed.
+		e.clock.Add(DefaultReceiptWindow)
+		st = e.wantCounts(t, "j", counts{State: StatePartial, Total: 600, Sent: 199, Failed: 401})
+		if st.FatalCode != "FailedOperation.TemplateUnapproved" || !st.Final {
+			t.Fatalf("partial after a job-fatal code: %+v", st)
 		}
 		if err := e.s.FailJob(ctx, "j", ""); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("FailJob without code: %v", err)
@@ -347,9 +354,17 @@ func TestFailJob(t *testing.T) {
 		if c := e.claim(t, "k", 1, "t"); c.Outcome != JobFailed {
 			t.Fatalf("claim = %v, want JobFailed", c.Outcome)
 		}
-		st = e.wantCounts(t, "k", counts{State: StateFailed, Total: 4, Failed: 2, Pending: 2})
-		if st.FailedByCode["Fatal"] != 2 {
-			t.Fatalf("failed_by_code = %v", st.FailedByCode)
+		st = e.wantCounts(t, "k", counts{State: StateFailing, Total: 4, Failed: 2, Pending: 2})
+		if st.FailedByCode["Fatal"] != 2 || st.FatalCode != "Fatal" || st.Final {
+			t.Fatalf("failing: %+v", st)
+		}
+		if c := e.claim(t, "k", 0, "t"); c.Outcome != JobFailed {
+			t.Fatalf("claim = %v, want JobFailed", c.Outcome)
+		}
+		// Nothing was accepted: failed.
+		st = e.wantCounts(t, "k", counts{State: StateFailed, Total: 4, Failed: 4})
+		if st.FailedByCode["Fatal"] != 4 || !st.Final {
+			t.Fatalf("failed: %+v", st)
 		}
 	})
 }

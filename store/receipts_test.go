@@ -77,7 +77,7 @@ func TestReceiptsAppliedOnce(t *testing.T) {
 		if err != nil || st != (ApplyStats{Duplicate: 3}) {
 			t.Fatalf("second apply = %+v, %v", st, err)
 		}
-		e.wantCounts(t, "j", counts{State: StateRunning, Total: 4, Sent: 4, Delivered: 1, Undelivered: 1})
+		e.wantCounts(t, "j", counts{State: StateDelivering, Total: 4, Sent: 4, Delivered: 1, Undelivered: 1})
 		if saved, _ := e.s.SavedReceiptPages(ctx, testApp); len(saved) != 0 {
 			t.Fatalf("applied page still saved: %+v", saved)
 		}

@@ -215,7 +215,7 @@ func TestIndexEvidenceSerialsAcrossDays(t *testing.T) {
 		if err := e.s.SettleUnknown(ctx, "jc", 0, []NumberResult{{Index: 0, State: Sent, SerialNo: "sn-a"}, {Index: 1, State: Sent, SerialNo: "sn-d"}}); err != nil {
 			t.Fatal(err)
 		}
-		e.wantCounts(t, "jc", counts{State: StateRunning, Total: 2, Sent: 2})
+		e.wantCounts(t, "jc", counts{State: StateDelivering, Total: 2, Sent: 2})
 		if got := e.serialEntry(t, "sn-a"); got != "ja|0|3" {
 			t.Errorf("SettleUnknown overwrote sn-a: %q", got)
 		}

@@ -152,6 +152,6 @@ func TestRetryBatchesKeepCountingAttempts(t *testing.T) {
 			t.Errorf("resend batch = %d, want 4", rb.Batch)
 		}
 		e.commit(t, "j", rb.Batch, tok(), []NumberResult{{Index: 0, State: Failed, Code: "LimitExceeded.PhoneNumberThirtySecondLimit"}})
-		e.wantCounts(t, "j", counts{State: StateRunning, Total: 2, Sent: 1, Failed: 1})
+		e.wantCounts(t, "j", counts{State: StateDelivering, Total: 2, Sent: 1, Failed: 1})
 	})
 }

@@ -66,7 +66,7 @@ func (s *Store) ExpireSettled(ctx context.Context, job string) (settled bool, er
 	if err != nil {
 		return false, err
 	}
-	if !finished(s.deriveStatus(job, h, false)) {
+	if !s.deriveStatus(job, h, false).Final {
 		return false, nil
 	}
 	return true, s.expireSettled(ctx, job, h)

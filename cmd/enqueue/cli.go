@@ -293,8 +293,9 @@ func (a *app) statusCommand() *cobra.Command {
 		Short: "Show a job's counts and state",
 		Long: "status prints a job's counts and state; --json prints store.Status as one JSON object with the integer\n" +
 			"fields total, sent, failed, cancelled, unknown, pending, delivered, undelivered, rejected, fee, sent_fee_unknown, the object\n" +
-			"failed_by_code, and id and state (scheduled|running|paused|done|cancelled|failed). --wait shows\n" +
-			"progress on stderr until the job settles, then prints the final status.",
+			"failed_by_code, id, state, final (true once the state no longer changes) and fatal_code (the job-fatal\n" +
+			"code that stopped the job, or \"\"). --wait shows progress on stderr until the state is final, then\n" +
+			"prints the final status.\n\n" + jobStatesHelp(),
 		Args: exactArgs(1, "one JOB_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if every <= 0 {
@@ -329,9 +330,56 @@ func (a *app) statusCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
-	cmd.Flags().BoolVar(&wait, "wait", false, "show progress until the job settles (done, cancelled or failed)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "show progress until the state is final (done, partial, failed or cancelled)")
 	cmd.Flags().DurationVar(&every, "interval", time.Second, "poll interval of --wait")
 	return cmd
+}
+
+// jobStatesHelp renders store.JobStates (the table of the README's "Job states") for status --help.
+func jobStatesHelp() string {
+	var b strings.Builder
+	b.WriteString("States: derived from the counts each time, with pending = total - sent - failed - cancelled (waiting,\n" +
+		"in flight, due for a retry or unknown). The first row whose condition holds is the state; a job ends\n" +
+		"done, partial, failed or cancelled (final: the state no longer changes; delivered and undelivered may\n" +
+		"still grow with late receipts).\n\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  state\tfinal\tcondition")
+	for _, row := range store.JobStates {
+		final := "no"
+		if row.Final {
+			final = "yes"
+		}
+		for i, line := range wrapWords(row.Condition, 72) {
+			if i == 0 {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", row.State, final, line)
+			} else {
+				fmt.Fprintf(tw, "  \t\t%s\n", line)
+			}
+		}
+	}
+	_ = tw.Flush() // a strings.Builder does not fail
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// wrapWords splits s into lines of at most width bytes, at spaces (a longer word gets its own line).
+func wrapWords(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = w
+		case len(line)+1+len(w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 func (a *app) cancelCommand() *cobra.Command {

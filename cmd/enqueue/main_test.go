@@ -257,6 +257,9 @@ func TestStatusJSONShape(t *testing.T) {
 	if _, ok := m["failed_by_code"].(map[string]any); !ok {
 		t.Fatalf("failed_by_code = %#v, want an object", m["failed_by_code"])
 	}
+	if m["final"] != false || m["fatal_code"] != "" {
+		t.Fatalf("final = %#v, fatal_code = %#v, want false and \"\"", m["final"], m["fatal_code"])
+	}
 	if m["id"] != "j1" || m["state"] != "running" || m["total"] != json.Number("2") || m["rejected"] != json.Number("1") || m["pending"] != json.Number("2") {
 		t.Fatalf("json %v", m)
 	}
@@ -426,4 +429,28 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// TestStatusHelpListsStates: status --help shows the table of store.JobStates, row by row.
+func TestStatusHelpListsStates(t *testing.T) {
+	h := newHarness(t)
+	r := h.run("", "status", "--help")
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	help := norm(r.stdout)
+	prev := -1
+	for _, row := range store.JobStates {
+		final := map[bool]string{true: "yes", false: "no"}[row.Final]
+		want := norm(string(row.State) + " " + final + " " + row.Condition)
+		i := strings.Index(help, want)
+		if i < 0 {
+			t.Fatalf("status --help lacks the row %q:\n%s", want, r.stdout)
+		}
+		if i < prev {
+			t.Fatalf("status --help: row %s out of order", row.State)
+		}
+		prev = i
+	}
 }
