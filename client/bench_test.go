@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smsdispatch/smsdispatch/store"
+	"github.com/smsdispatch/smsdispatch/tasks"
 )
 
 // benchRedis returns the REDIS_URL server when set (never port 6379), else a miniredis.
@@ -148,9 +150,10 @@ func BenchmarkEnqueue5000(b *testing.B) {
 func cleanupBench(b *testing.B, c *Client, rdb redis.UniversalClient, job string, batches int) {
 	b.StopTimer()
 	defer b.StartTimer()
+	ins := asynq.NewInspectorFromRedisClient(rdb)
 	for _, q := range []string{"sms-normal", "sms-bulk"} {
 		for i := range batches {
-			_ = c.inspector.DeleteTask(q, sendTaskID(job, i))
+			_ = ins.DeleteTask(q, tasks.SendBatchTaskID(job, i))
 		}
 	}
 	_, _ = c.Cancel(context.Background(), job)

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
@@ -60,12 +59,11 @@ type Options struct {
 
 // Client sends and steers SMS jobs.
 type Client struct {
-	opts      Options
-	store     *store.Store
-	aq        *asynq.Client
-	inspector *asynq.Inspector
-	log       *zap.Logger
-	now       func() time.Time
+	opts  Options
+	store *store.Store
+	enq   *tasks.Enqueuer
+	log   *zap.Logger
+	now   func() time.Time
 }
 
 // New returns a Client over rdb (a *redis.Client or *redis.ClusterClient), which it shares between
@@ -105,12 +103,11 @@ func New(rdb redis.UniversalClient, opts Options) (*Client, error) {
 		now = time.Now
 	}
 	return &Client{
-		opts:      opts,
-		store:     store.New(rdb, opts.Store),
-		aq:        asynq.NewClientFromRedisClient(rdb),
-		inspector: asynq.NewInspectorFromRedisClient(rdb),
-		log:       log.Named("client"),
-		now:       now,
+		opts:  opts,
+		store: store.New(rdb, opts.Store),
+		enq:   tasks.NewEnqueuer(rdb),
+		log:   log.Named("client"),
+		now:   now,
 	}, nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smsdispatch/smsdispatch/store"
@@ -156,7 +155,7 @@ func TestSendLargeJob(t *testing.T) {
 			}
 		}
 		for b := range res.Batches {
-			if !ids[sendTaskID(id, b)] {
+			if !ids[tasks.SendBatchTaskID(id, b)] {
 				t.Fatalf("no task for batch %d", b)
 			}
 		}
@@ -356,10 +355,10 @@ func TestResume(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := e.ins.DeleteTask(tasks.QueueNormal, sendTaskID(id, 0)); err != nil {
+		if err := e.ins.DeleteTask(tasks.QueueNormal, tasks.SendBatchTaskID(id, 0)); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.ins.ArchiveTask(tasks.QueueNormal, sendTaskID(id, 2)); err != nil {
+		if err := e.ins.ArchiveTask(tasks.QueueNormal, tasks.SendBatchTaskID(id, 2)); err != nil {
 			t.Fatal(err)
 		}
 
@@ -523,25 +522,6 @@ func TestNewJobID(t *testing.T) {
 		}
 		seen[id] = true
 	}
-}
-
-func TestSendTaskIDMatchesTasks(t *testing.T) {
-	backends(t, Options{}, func(t *testing.T, e *env) {
-		if e.mr == nil {
-			t.Skip("miniredis only")
-		}
-		task, err := tasks.NewSendBatchTask(tasks.SendBatch{Job: "j-1", Batch: 7}, "normal")
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := asynq.NewClientFromRedisClient(e.rdb).Enqueue(task)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.ID != sendTaskID("j-1", 7) {
-			t.Fatalf("tasks gives %q, client assumes %q", info.ID, sendTaskID("j-1", 7))
-		}
-	})
 }
 
 func TestNewOptions(t *testing.T) {

@@ -7,12 +7,13 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/smsdispatch/smsdispatch/store"
+	"github.com/smsdispatch/smsdispatch/tasks"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
 
 // The dispatcher depends only on the small interfaces below. *store.Store satisfies every store
 // interface (and Store), *tencentsms.Client every Tencent interface, *ratelimit.Limiter Limiter,
-// and AsynqEnqueuer Enqueuer.
+// and *tasks.Enqueuer Enqueuer.
 
 // SendStore is what SendHandler needs from the store.
 type SendStore interface {
@@ -111,19 +112,11 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
-// Enqueuer enqueues asynq tasks. A task whose TaskID is taken returns an error matching
-// asynq.ErrTaskIDConflict, which the dispatcher reads as "already queued".
+// Enqueuer enqueues the dispatcher's tasks; *tasks.Enqueuer is the one to use. A TaskID held by a
+// live task is reported as tasks.Duplicate (the dispatcher reads it as "already queued"); one held
+// by an archived or completed task is replaced (tasks.Replaced).
 type Enqueuer interface {
-	Enqueue(ctx context.Context, task *asynq.Task, opts ...asynq.Option) error
+	Enqueue(ctx context.Context, task *tasks.Task, opts ...asynq.Option) (tasks.Outcome, error)
 }
 
-// AsynqEnqueuer is the Enqueuer of an asynq client.
-type AsynqEnqueuer struct {
-	Client *asynq.Client
-}
-
-// Enqueue enqueues task with opts (which override the task's own options).
-func (e AsynqEnqueuer) Enqueue(ctx context.Context, task *asynq.Task, opts ...asynq.Option) error {
-	_, err := e.Client.EnqueueContext(ctx, task, opts...)
-	return err
-}
+var _ Enqueuer = (*tasks.Enqueuer)(nil)

@@ -16,8 +16,8 @@
 //     the app when Tencent accepts it.
 //   - Puller pulls delivery receipts for every app in use, one puller per app across all workers
 //     (a Redis lease), saving each page before applying it.
-//   - Sweeper re-enqueues batches whose task is gone, reconciles of unknown batches and probes of
-//     halted apps, under a lease.
+//   - Sweeper re-enqueues batches whose task is gone (or archived, or completed), reconciles of
+//     unknown batches and probes of halted apps, under a lease.
 //
 // RetryDelay and IsFailure wire the handlers' *RetryAfterError into asynq.Config, so that waits
 // (a claim held by another run, a send-at in the future, a throttled call, an open reconcile
@@ -41,7 +41,7 @@
 //
 // The package depends on small interfaces it declares (SendStore, ReconcileStore, ReceiptStore,
 // SweepStore, ProbeStore, Sender, StatusPuller, PhoneStatusPuller, Limiter, Enqueuer), satisfied
-// by *store.Store, *tencentsms.Client, *ratelimit.Limiter and AsynqEnqueuer. Logs go to an
+// by *store.Store, *tencentsms.Client, *ratelimit.Limiter and *tasks.Enqueuer. Logs go to an
 // injected zap logger with constant messages; phone numbers are masked. Metrics go to an
 // injected prometheus.Registerer (NewMetrics).
 package dispatcher

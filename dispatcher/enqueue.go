@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -27,36 +25,41 @@ const (
 	kindSweepProbe     = "sweep-probe"
 )
 
-// enqueuer builds and enqueues the dispatcher's tasks. A TaskID conflict means the task is
-// already queued (or running): that is success.
+// enqueuer builds and enqueues the dispatcher's tasks through Enqueuer (tasks.Enqueuer in
+// production): a TaskID held by a live task means the task is already queued, which is success;
+// one held by an archived or completed task is replaced, so a batch or probe asked for again
+// always has a task that will run.
 type enqueuer struct {
 	q   Enqueuer
 	m   *Metrics
 	now func() time.Time
 }
 
-// put enqueues task. opts (the dispatcher's own: queue, TaskID, ProcessAt) are passed at enqueue
-// time, where they override the task's defaults.
-func (e *enqueuer) put(ctx context.Context, kind string, task *asynq.Task, buildErr error, opts ...asynq.Option) error {
+// put enqueues task. opts (the dispatcher's own: queue, ProcessAt) are passed at enqueue time,
+// where they override the task's defaults.
+func (e *enqueuer) put(ctx context.Context, kind string, task *tasks.Task, buildErr error, opts ...asynq.Option) error {
 	if buildErr != nil {
 		e.m.Enqueued.WithLabelValues(kind, "error").Inc()
 		return fmt.Errorf("dispatcher: build %s task: %w", kind, buildErr)
 	}
-	err := e.q.Enqueue(ctx, task, opts...)
-	switch {
-	case err == nil:
-		e.m.Enqueued.WithLabelValues(kind, "ok").Inc()
-		return nil
-	case errors.Is(err, asynq.ErrTaskIDConflict):
-		e.m.Enqueued.WithLabelValues(kind, "queued").Inc()
-		return nil
+	out, err := e.q.Enqueue(ctx, task, opts...)
+	if err != nil {
+		e.m.Enqueued.WithLabelValues(kind, "error").Inc()
+		return fmt.Errorf("dispatcher: enqueue %s task: %w", kind, err)
 	}
-	e.m.Enqueued.WithLabelValues(kind, "error").Inc()
-	return fmt.Errorf("dispatcher: enqueue %s task: %w", kind, err)
+	switch out {
+	case tasks.Duplicate:
+		e.m.Enqueued.WithLabelValues(kind, "queued").Inc()
+	case tasks.Replaced:
+		e.m.Enqueued.WithLabelValues(kind, "replaced").Inc()
+	default:
+		e.m.Enqueued.WithLabelValues(kind, "ok").Inc()
+	}
+	return nil
 }
 
 // send enqueues the send task of a batch on its priority's queue, to run at at (now if zero or
-// past). Its TaskID is send:<job>:<batch>.
+// past).
 func (e *enqueuer) send(ctx context.Context, kind, job string, batch int, priority string, at time.Time) error {
 	var opts []asynq.Option
 	if at.After(e.now()) {
@@ -80,15 +83,15 @@ func (e *enqueuer) reconcile(ctx context.Context, kind, job string, batch, attem
 	return e.put(ctx, kind, t, err, opts...)
 }
 
-// probe enqueues the probe of a halted app at probeAt (now if past). Its TaskID is
-// probe:<app>:<probeAt unix seconds>, so every handler that parks a batch of the app can ask for
-// the probe and only one is queued.
+// probe enqueues the probe of a halted app at probeAt (now if past). Its TaskID names the app and
+// probeAt (tasks.ProbeTaskID), so every handler that parks a batch of the app can ask for the
+// probe and only one is queued.
 func (e *enqueuer) probe(ctx context.Context, kind, app string, probeAt time.Time) error {
-	opts := []asynq.Option{asynq.TaskID("probe:" + app + ":" + strconv.FormatInt(probeAt.Unix(), 10))}
+	var opts []asynq.Option
 	if probeAt.After(e.now()) {
 		opts = append(opts, asynq.ProcessAt(probeAt))
 	}
-	t, err := tasks.NewProbeTask(tasks.Probe{App: app})
+	t, err := tasks.NewProbeTask(tasks.Probe{App: app}, probeAt)
 	return e.put(ctx, kind, t, err, opts...)
 }
 

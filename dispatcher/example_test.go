@@ -31,7 +31,7 @@ func ExampleNewSendHandler() {
 	send, err := dispatcher.NewSendHandler(dispatcher.SendConfig{
 		Store:    store.New(rdb, store.Options{}),
 		Sender:   client,
-		Enqueuer: dispatcher.AsynqEnqueuer{Client: asynq.NewClientFromRedisClient(rdb)},
+		Enqueuer: tasks.NewEnqueuer(rdb),
 		Limiter:  limiter,
 		Logger:   zap.NewNop(),
 	})

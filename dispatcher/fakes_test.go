@@ -414,6 +414,7 @@ func (f *fakeLimiter) Wait(ctx context.Context) error {
 type enqueued struct {
 	Type    string
 	Payload []byte
+	ID      string         // the task's own TaskID
 	Opts    []asynq.Option // the options given at enqueue time
 }
 
@@ -426,12 +427,16 @@ func (e enqueued) opt(t asynq.OptionType) (any, bool) {
 	return nil, false
 }
 
+// taskID is the TaskID the task is enqueued under.
 func (e enqueued) taskID() string {
-	v, _ := e.opt(asynq.TaskIDOpt)
-	s, _ := v.(string)
-	return s
+	if v, ok := e.opt(asynq.TaskIDOpt); ok {
+		s, _ := v.(string)
+		return s
+	}
+	return e.ID
 }
 
+// queue is the queue given at enqueue time ("" for the task's default).
 func (e enqueued) queue() string {
 	v, _ := e.opt(asynq.QueueOpt)
 	s, _ := v.(string)
@@ -465,21 +470,28 @@ func (e enqueued) app() string {
 	return p.App
 }
 
-// fakeEnqueuer records tasks; EnqueueFunc (optional) decides the result.
+// fakeEnqueuer records tasks; EnqueueFunc (optional) decides the result, an error matching
+// asynq.ErrTaskIDConflict standing for a live task holding the TaskID (tasks.Duplicate).
 type fakeEnqueuer struct {
 	mu          sync.Mutex
 	tasks       []enqueued
 	EnqueueFunc func(ctx context.Context, t *asynq.Task, opts ...asynq.Option) error
 }
 
-func (f *fakeEnqueuer) Enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Option) error {
+func (f *fakeEnqueuer) Enqueue(ctx context.Context, t *tasks.Task, opts ...asynq.Option) (tasks.Outcome, error) {
 	f.mu.Lock()
-	f.tasks = append(f.tasks, enqueued{Type: t.Type(), Payload: t.Payload(), Opts: opts})
+	f.tasks = append(f.tasks, enqueued{Type: t.Type(), Payload: t.Payload(), ID: t.ID(), Opts: opts})
 	f.mu.Unlock()
 	if f.EnqueueFunc == nil {
-		return nil
+		return tasks.Enqueued, nil
 	}
-	return f.EnqueueFunc(ctx, t, opts...)
+	switch err := f.EnqueueFunc(ctx, t.Task, opts...); {
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		return tasks.Duplicate, nil
+	case err != nil:
+		return 0, err
+	}
+	return tasks.Enqueued, nil
 }
 
 func (f *fakeEnqueuer) all() []enqueued {

@@ -82,7 +82,7 @@ type taskQueue struct {
 	items []queued
 }
 
-func (q *taskQueue) Enqueue(_ context.Context, task *asynq.Task, opts ...asynq.Option) error {
+func (q *taskQueue) Enqueue(_ context.Context, task *tasks.Task, opts ...asynq.Option) (tasks.Outcome, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	at := q.clock.Now()
@@ -94,8 +94,8 @@ func (q *taskQueue) Enqueue(_ context.Context, task *asynq.Task, opts ...asynq.O
 			at = q.clock.Now().Add(o.Value().(time.Duration))
 		}
 	}
-	q.items = append(q.items, queued{task: task, at: at})
-	return nil
+	q.items = append(q.items, queued{task: task.Task, at: at})
+	return tasks.Enqueued, nil
 }
 
 // popDue removes and returns the tasks due now.
@@ -300,7 +300,7 @@ func (it *itest) sendTask(t *testing.T, job string, batch int) *asynq.Task {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return task
+	return task.Task
 }
 
 func (it *itest) status(t *testing.T, job string) store.Status {
@@ -505,7 +505,11 @@ func TestIntegrationThirtySecondLimitBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := it.q.Enqueue(it.ctx, it.sendTask(t, job, 0)); err != nil {
+		task, err := tasks.NewSendBatchTask(tasks.SendBatch{Job: job, Batch: 0}, tasks.PriorityNormal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := it.q.Enqueue(it.ctx, task); err != nil {
 			t.Fatal(err)
 		}
 		for range 5 * bound {
@@ -779,8 +783,7 @@ func TestIntegrationAsynqEnqueuer(t *testing.T) {
 	m := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
-	client := asynq.NewClientFromRedisClient(rdb)
-	enq := &enqueuer{q: AsynqEnqueuer{Client: client}, m: orNew(nil), now: time.Now}
+	enq := &enqueuer{q: tasks.NewEnqueuer(rdb), m: orNew(nil), now: time.Now}
 	for range 2 { // the second is refused by TaskID: already queued, which is fine
 		if err := enq.send(context.Background(), kindRetry, "j1", 3, tasks.PriorityBulk, time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)

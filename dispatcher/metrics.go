@@ -28,8 +28,8 @@ type Metrics struct {
 	// LostClaims counts commits refused because the attempt no longer held its claim.
 	LostClaims prometheus.Counter
 	// Enqueued counts tasks enqueued by the dispatcher, by kind (send, retry, reconcile, probe,
-	// resume, sweep-send, sweep-reconcile, sweep-probe) and result (ok, queued: TaskID already
-	// taken, error).
+	// resume, sweep-send, sweep-reconcile, sweep-probe) and result (ok; queued: a live task holds
+	// the TaskID; replaced: an archived or completed task held it and was replaced; error).
 	Enqueued *prometheus.CounterVec
 }
 
@@ -69,7 +69,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		Enqueued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsdispatch_dispatcher_enqueued_total",
-			Help: "Tasks enqueued by the dispatcher, by kind and result (ok, queued, error).",
+			Help: "Tasks enqueued by the dispatcher, by kind and result (ok, queued, replaced, error).",
 		}, []string{"kind", "result"}),
 	}
 	if reg == nil {

@@ -65,11 +65,11 @@ func newProbeFixture(t *testing.T, parked ...store.BatchRef) *probeFixture {
 
 func (f *probeFixture) probe(t *testing.T) error {
 	t.Helper()
-	task, err := tasks.NewProbeTask(tasks.Probe{App: testApp})
+	task, err := tasks.NewProbeTask(tasks.Probe{App: testApp}, f.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f.p.ProcessTask(context.Background(), task)
+	return f.p.ProcessTask(context.Background(), task.Task)
 }
 
 func TestProbeNotHalted(t *testing.T) {

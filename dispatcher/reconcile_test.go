@@ -96,7 +96,7 @@ func (f *reconcileFixture) run(t *testing.T) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f.h.ProcessTask(context.Background(), task)
+	return f.h.ProcessTask(context.Background(), task.Task)
 }
 
 func TestReconcileNothingUnknown(t *testing.T) {

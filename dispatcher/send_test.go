@@ -86,7 +86,7 @@ func sendTask(t *testing.T, job string, batch int) *asynq.Task {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return task
+	return task.Task
 }
 
 func (f *sendFixture) run(t *testing.T) error {

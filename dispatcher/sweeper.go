@@ -43,11 +43,11 @@ type SweeperConfig struct {
 // enqueues again the send task of every batch whose record says pending (or whose claim expired)
 // and that is overdue by Grace, the reconcile task of every batch holding unknown numbers, and
 // the probe of every halted app whose probe time has passed. Tasks still queued keep their
-// TaskIDs, so enqueueing them again is refused by asynq and changes nothing; the batch record
-// decides what is sent in any case. Batches of halted apps are left to the probe. The store's
-// ActiveJobs, which each sweep starts with, gives every job it finds settled its retention TTL
-// (store.Store.ExpireSettled) before dropping it from the active jobs: a job's retention counts
-// from the first sweep after it settled.
+// TaskIDs, so enqueueing them again changes nothing, while one left archived or completed is
+// replaced (tasks.Enqueuer); the batch record decides what is sent in any case. Batches of halted
+// apps are left to the probe. The store's ActiveJobs, which each sweep starts with, gives every
+// job it finds settled its retention TTL (store.Store.ExpireSettled) before dropping it from the
+// active jobs: a job's retention counts from the first sweep after it settled.
 type Sweeper struct {
 	store    SweepStore
 	enq      *enqueuer

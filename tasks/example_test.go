@@ -15,9 +15,12 @@ func ExampleNewSendBatchTask() {
 	}
 	fmt.Println(task.Type(), string(task.Payload()))
 
-	p, err := tasks.ParseSendBatch(task)
+	fmt.Println(task.Queue(), task.ID())
+
+	p, err := tasks.ParseSendBatch(task.Task)
 	fmt.Println(p.Job, p.Batch, err)
 	// Output:
 	// sms:send_batch {"job":"greetings-2027","batch":41}
+	// sms-bulk send:greetings-2027:41
 	// greetings-2027 41 <nil>
 }

@@ -1,15 +1,17 @@
-// Package tasks owns smsdispatch's asynq task type names, queue names, payload structs, and their
-// constructors and parsers. It holds no business logic.
+// Package tasks owns smsdispatch's asynq task type names, queue names, TaskIDs, payload structs,
+// their constructors and parsers, and the one way to enqueue them (Enqueuer). It holds no business
+// logic.
 //
-// Type and queue names are stable strings stored in Redis: never rename one once deployed.
-// Payloads carry ids only (job id, batch index, app id), never phone numbers, so every payload is a
-// few dozen bytes however large the job (asynq rewrites active payloads every 5 s).
+// Type and queue names and TaskIDs are stable strings stored in Redis: never change one once
+// deployed. Payloads carry ids only (job id, batch index, app id), never phone numbers, so every
+// payload is a few dozen bytes however large the job (asynq rewrites active payloads every 5 s).
 package tasks
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,11 +79,65 @@ type Probe struct {
 	App string `json:"app"`
 }
 
+// Task is an asynq task built by this package, with the queue and TaskID it is enqueued under
+// (which asynq.Task does not expose): Enqueuer needs them to look the task up after a TaskID
+// conflict. Handlers and parsers take the embedded *asynq.Task.
+type Task struct {
+	*asynq.Task
+	queue, id string
+}
+
+// Queue returns the queue the task is enqueued on (options given at enqueue time may override it).
+func (t *Task) Queue() string { return t.queue }
+
+// ID returns the task's TaskID (options given at enqueue time may override it).
+func (t *Task) ID() string { return t.id }
+
+// newTask builds a task whose defaults are queue and id, then opts; the last Queue and TaskID
+// option wins, as in asynq.
+func newTask(typ string, payload []byte, queue, id string, defaults, opts []asynq.Option) *Task {
+	all := append([]asynq.Option{asynq.Queue(queue), asynq.TaskID(id)}, defaults...)
+	all = append(all, opts...)
+	t := &Task{Task: asynq.NewTask(typ, payload, all...)}
+	t.queue, t.id = locate(queue, id, opts)
+	return t
+}
+
+// locate returns the queue and TaskID a task enqueued with opts goes under: the last Queue and
+// TaskID options, else queue and id.
+func locate(queue, id string, opts []asynq.Option) (string, string) {
+	for _, o := range opts {
+		switch o.Type() {
+		case asynq.QueueOpt:
+			queue, _ = o.Value().(string)
+		case asynq.TaskIDOpt:
+			id, _ = o.Value().(string)
+		}
+	}
+	return queue, id
+}
+
+// SendBatchTaskID is the TaskID of the send task of batch batch of job: send:<job>:<batch>.
+func SendBatchTaskID(job string, batch int) string {
+	return "send:" + job + ":" + strconv.Itoa(batch)
+}
+
+// ReconcileTaskID is the TaskID of the reconcile task of one unknown attempt of a batch:
+// reconcile:<job>:<batch>:<attempt>.
+func ReconcileTaskID(job string, batch, attempt int) string {
+	return "reconcile:" + job + ":" + strconv.Itoa(batch) + ":" + strconv.Itoa(attempt)
+}
+
+// ProbeTaskID is the TaskID of the probe of app at probe time at: probe:<app>:<at unix seconds>.
+// Every handler that parks a batch of the app asks for the same probe, and only one is queued.
+func ProbeTaskID(app string, at time.Time) string {
+	return "probe:" + app + ":" + strconv.FormatInt(at.Unix(), 10)
+}
+
 // NewSendBatchTask returns the task that sends batch p.Batch of job p.Job on the queue of
-// priority. Its TaskID is deterministic (send:<job>:<batch>), so enqueueing it twice while the
-// first is still queued is refused by asynq with asynq.ErrTaskIDConflict; the batch record, not
-// the task, decides what is sent.
-func NewSendBatchTask(p SendBatch, priority string, opts ...asynq.Option) (*asynq.Task, error) {
+// priority. Its TaskID is deterministic (SendBatchTaskID), so Enqueuer does not enqueue it twice
+// while the first is still queued; the batch record, not the task, decides what is sent.
+func NewSendBatchTask(p SendBatch, priority string, opts ...asynq.Option) (*Task, error) {
 	if err := validateRef(p.Job, p.Batch); err != nil {
 		return nil, err
 	}
@@ -93,13 +149,8 @@ func NewSendBatchTask(p SendBatch, priority string, opts ...asynq.Option) (*asyn
 	if err != nil {
 		return nil, fmt.Errorf("tasks: marshal send batch: %w", err)
 	}
-	defaults := []asynq.Option{
-		asynq.Queue(queue),
-		asynq.TaskID(fmt.Sprintf("send:%s:%d", p.Job, p.Batch)),
-		asynq.MaxRetry(25),
-		asynq.Timeout(2 * time.Minute),
-	}
-	return asynq.NewTask(TypeSendBatch, payload, append(defaults, opts...)...), nil
+	defaults := []asynq.Option{asynq.MaxRetry(25), asynq.Timeout(2 * time.Minute)}
+	return newTask(TypeSendBatch, payload, queue, SendBatchTaskID(p.Job, p.Batch), defaults, opts), nil
 }
 
 // ParseSendBatch decodes and validates a TypeSendBatch payload.
@@ -114,9 +165,9 @@ func ParseSendBatch(t *asynq.Task) (SendBatch, error) {
 	return p, nil
 }
 
-// NewReconcileTask returns the task that reconciles batch p.Batch of job p.Job. Its TaskID is
-// reconcile:<job>:<batch>:<attempt>, one per unknown attempt.
-func NewReconcileTask(p Reconcile, attempt int, opts ...asynq.Option) (*asynq.Task, error) {
+// NewReconcileTask returns the task that reconciles batch p.Batch of job p.Job on the maint queue.
+// Its TaskID is ReconcileTaskID, one per unknown attempt.
+func NewReconcileTask(p Reconcile, attempt int, opts ...asynq.Option) (*Task, error) {
 	if err := validateRef(p.Job, p.Batch); err != nil {
 		return nil, err
 	}
@@ -124,13 +175,8 @@ func NewReconcileTask(p Reconcile, attempt int, opts ...asynq.Option) (*asynq.Ta
 	if err != nil {
 		return nil, fmt.Errorf("tasks: marshal reconcile: %w", err)
 	}
-	defaults := []asynq.Option{
-		asynq.Queue(QueueMaint),
-		asynq.TaskID(fmt.Sprintf("reconcile:%s:%d:%d", p.Job, p.Batch, attempt)),
-		asynq.MaxRetry(25),
-		asynq.Timeout(5 * time.Minute),
-	}
-	return asynq.NewTask(TypeReconcile, payload, append(defaults, opts...)...), nil
+	defaults := []asynq.Option{asynq.MaxRetry(25), asynq.Timeout(5 * time.Minute)}
+	return newTask(TypeReconcile, payload, QueueMaint, ReconcileTaskID(p.Job, p.Batch, attempt), defaults, opts), nil
 }
 
 // ParseReconcile decodes and validates a TypeReconcile payload.
@@ -145,17 +191,21 @@ func ParseReconcile(t *asynq.Task) (Reconcile, error) {
 	return p, nil
 }
 
-// NewProbeTask returns the task that probes halted app p.App at its probe time.
-func NewProbeTask(p Probe, opts ...asynq.Option) (*asynq.Task, error) {
+// NewProbeTask returns the task that probes halted app p.App at probe time at, on the maint queue.
+// Its TaskID is ProbeTaskID. It does not set when the task runs: pass asynq.ProcessAt for that.
+func NewProbeTask(p Probe, at time.Time, opts ...asynq.Option) (*Task, error) {
 	if p.App == "" {
 		return nil, fmt.Errorf("%w: probe: empty app", ErrInvalidPayload)
+	}
+	if at.IsZero() {
+		return nil, fmt.Errorf("%w: probe: zero probe time", ErrInvalidPayload)
 	}
 	payload, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("tasks: marshal probe: %w", err)
 	}
-	defaults := []asynq.Option{asynq.Queue(QueueMaint), asynq.MaxRetry(3), asynq.Timeout(time.Minute)}
-	return asynq.NewTask(TypeProbe, payload, append(defaults, opts...)...), nil
+	defaults := []asynq.Option{asynq.MaxRetry(3), asynq.Timeout(time.Minute)}
+	return newTask(TypeProbe, payload, QueueMaint, ProbeTaskID(p.App, at), defaults, opts), nil
 }
 
 // ParseProbe decodes and validates a TypeProbe payload.

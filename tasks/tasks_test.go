@@ -3,6 +3,7 @@ package tasks
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 )
@@ -18,7 +19,7 @@ func TestSendBatchRoundTrip(t *testing.T) {
 	if len(task.Payload()) > 64 {
 		t.Fatalf("payload %d bytes, want ids only", len(task.Payload()))
 	}
-	got, err := ParseSendBatch(task)
+	got, err := ParseSendBatch(task.Task)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,18 +65,21 @@ func TestReconcileAndProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := ParseReconcile(rt); err != nil || r.Batch != 2 {
+	if r, err := ParseReconcile(rt.Task); err != nil || r.Batch != 2 {
 		t.Fatalf("reconcile: %+v %v", r, err)
 	}
-	pt, err := NewProbeTask(Probe{App: "1400000000"})
+	pt, err := NewProbeTask(Probe{App: "1400000000"}, time.Unix(1700000000, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := ParseProbe(pt); err != nil || p.App != "1400000000" {
+	if p, err := ParseProbe(pt.Task); err != nil || p.App != "1400000000" {
 		t.Fatalf("probe: %+v %v", p, err)
 	}
-	if _, err := NewProbeTask(Probe{}); !errors.Is(err, ErrInvalidPayload) {
+	if _, err := NewProbeTask(Probe{}, time.Now()); !errors.Is(err, ErrInvalidPayload) {
 		t.Fatalf("empty probe err = %v", err)
+	}
+	if _, err := NewProbeTask(Probe{App: "1400000000"}, time.Time{}); !errors.Is(err, ErrInvalidPayload) {
+		t.Fatalf("zero probe time err = %v", err)
 	}
 }
 
@@ -95,4 +99,40 @@ func FuzzParseSendBatch(f *testing.F) {
 			t.Fatalf("invalid payload accepted: %+v", p)
 		}
 	})
+}
+
+// TestTaskLocation pins every TaskID and queue: they are stored in Redis and must never change.
+func TestTaskLocation(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	mustTask := func(task *Task, err error) *Task {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return task
+	}
+	for _, tc := range []struct {
+		name      string
+		task      *Task
+		queue, id string
+	}{
+		{"send otp", mustTask(NewSendBatchTask(SendBatch{Job: "j1", Batch: 7}, PriorityOTP)), QueueOTP, "send:j1:7"},
+		{"send bulk", mustTask(NewSendBatchTask(SendBatch{Job: "j1", Batch: 0}, PriorityBulk)), QueueBulk, "send:j1:0"},
+		{"reconcile", mustTask(NewReconcileTask(Reconcile{Job: "j", Batch: 2}, 3)), QueueMaint, "reconcile:j:2:3"},
+		{"probe", mustTask(NewProbeTask(Probe{App: "1400000000"}, at)), QueueMaint, "probe:1400000000:1700000000"},
+		{"queue option", mustTask(NewReconcileTask(Reconcile{Job: "j", Batch: 2}, 3, asynq.Queue(QueueOTP))), QueueOTP, "reconcile:j:2:3"},
+	} {
+		if tc.task.Queue() != tc.queue || tc.task.ID() != tc.id {
+			t.Errorf("%s: on %q as %q, want %q as %q", tc.name, tc.task.Queue(), tc.task.ID(), tc.queue, tc.id)
+		}
+	}
+	if id := SendBatchTaskID("j1", 7); id != "send:j1:7" {
+		t.Errorf("SendBatchTaskID = %q", id)
+	}
+	if id := ReconcileTaskID("j", 2, 3); id != "reconcile:j:2:3" {
+		t.Errorf("ReconcileTaskID = %q", id)
+	}
+	if id := ProbeTaskID("1400000000", at); id != "probe:1400000000:1700000000" {
+		t.Errorf("ProbeTaskID = %q", id)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/smsdispatch/smsdispatch/dispatcher"
 	"github.com/smsdispatch/smsdispatch/ratelimit"
 	"github.com/smsdispatch/smsdispatch/store"
+	"github.com/smsdispatch/smsdispatch/tasks"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
 
@@ -78,8 +79,8 @@ func build(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*parts, e
 	if err != nil {
 		return fail(err)
 	}
-	// The asynq client shares the caller's Redis client; asynq never closes a shared client.
-	enq := dispatcher.AsynqEnqueuer{Client: asynq.NewClientFromRedisClient(cfg.Redis)}
+	// The enqueuer shares the caller's Redis client; asynq never closes a shared client.
+	enq := tasks.NewEnqueuer(cfg.Redis)
 	log := logger.Named("dispatcher")
 
 	send, err := dispatcher.NewSendHandler(dispatcher.SendConfig{
