@@ -53,8 +53,8 @@ func TestIntegrationJobOutlivesRetentionThenExpires(t *testing.T) {
 	}
 	it.drain(t)
 	it.checkExactlyOnce(t)
-	if st := it.status(t, job); st.Sent != 20 || st.Failed != 0 || st.State != store.StateRunning {
-		t.Fatalf("status = %+v, want 20 sent, running", st)
+	if st := it.status(t, job); st.Sent != 20 || st.Failed != 0 || st.State != store.StateDelivering {
+		t.Fatalf("status = %+v, want 20 sent, delivering", st)
 	}
 	it.pullAll(t)
 	if st := it.status(t, job); st.State != store.StateDone || st.Delivered+st.Undelivered != 20 {

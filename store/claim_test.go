@@ -327,7 +327,7 @@ func TestLaunchChecksTheJobAgain(t *testing.T) {
 		c     counts
 	}{
 		{"expired", func(t *testing.T, e *env) { e.clock.Add(2 * time.Minute) }, Expired,
-			counts{State: StateDone, Total: 3, Failed: 3}},
+			counts{State: StateFailed, Total: 3, Failed: 3}},
 		{"cancelled", func(t *testing.T, e *env) {
 			if _, err := e.s.Cancel(context.Background(), "j"); err != nil {
 				t.Fatal(err)

@@ -233,7 +233,7 @@ func TestRetentionFromSettle(t *testing.T) {
 		e.commit(t, "j", 2, "t", rs)
 		e.sendAll(t, "k", 1)
 		jk, kk := e.jobKeysOf(t, "j"), e.jobKeysOf(t, "k")
-		e.wantCounts(t, "j", counts{State: StateRunning, Total: 10, Sent: 9, Failed: 1})
+		e.wantCounts(t, "j", counts{State: StateDelivering, Total: 10, Sent: 9, Failed: 1})
 		e.wantNoTTL(t, jk...)
 
 		// k settles through its receipts; Status sees it first.
@@ -258,7 +258,7 @@ func TestRetentionFromSettle(t *testing.T) {
 		}
 		// Seeing it again changes nothing.
 		e.advance(time.Minute)
-		e.wantCounts(t, "j", counts{State: StateDone, Total: 10, Sent: 9, Failed: 1})
+		e.wantCounts(t, "j", counts{State: StatePartial, Total: 10, Sent: 9, Failed: 1})
 		e.wantTTL(t, ret-2*time.Minute, ret-time.Minute, jk...)
 		e.advance(ret - 2*time.Minute) // retention after the sweep, but a minute
 		if _, err := e.s.Status(ctx, "j"); err != nil {
