@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/smsdispatch/smsdispatch/retry"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
@@ -18,8 +19,14 @@ import (
 const (
 	DefaultPullInterval = 10 * time.Second
 	DefaultMaxPages     = 1000 // pages of 100 per app and run: 100,000 receipts
-	// pageSaveTries is how often a pulled page's save is tried: the page exists nowhere else.
-	pageSaveTries = 5
+	// DefaultMissingAppRecheck is how long an app that answered SdkAppIdNotExist is not pulled.
+	DefaultMissingAppRecheck = time.Hour
+)
+
+// Backoff of the save of a pulled page: it doubles from saveBackoffBase up to saveBackoffMax.
+const (
+	saveBackoffBase = 100 * time.Millisecond
+	saveBackoffMax  = 5 * time.Second
 )
 
 // PullerConfig configures a Puller. Store, Puller and Limiter are required.
@@ -43,10 +50,14 @@ type PullerConfig struct {
 	MaxPages int
 	// Owner identifies this puller in leases. Default: a random token.
 	Owner string
-	// SaveTimeout bounds the save and apply of a pulled page, which run even after the context
-	// ends (a pulled receipt is gone from Tencent). Default 10 s.
+	// SaveTimeout bounds each round of tries to save a pulled page (and then apply it), which
+	// run even after the context ends (a pulled receipt is gone from Tencent). A page still not
+	// saved after it is kept in memory and tried again first on the next run. Default 10 s.
 	SaveTimeout time.Duration
-	Now         func() time.Time
+	// MissingAppRecheck is how long an app that answered SdkAppIdNotExist is left out of the
+	// pulls before it is tried once more. Default 1 h.
+	MissingAppRecheck time.Duration
+	Now               func() time.Time
 }
 
 // Puller pulls delivery receipts (PullSmsSendStatus) for every app in use. One puller per app
@@ -54,6 +65,16 @@ type PullerConfig struct {
 // saved to Redis before it is applied and before the next pull, and pages saved but not applied
 // (a crash in between) are applied first on the next run, so no receipt is lost; applying is
 // idempotent, so none is counted twice.
+//
+// A pulled page is never dropped. While it cannot be saved (Redis down or failing over) it is
+// kept in memory, its save is retried with backoff, and nothing more is pulled for its app until
+// it is saved: each run tries it first. When the context ends with a page still unsaved, Run
+// tries once more for SaveTimeout, then gives up (the process is stopping, and a page in memory
+// dies with it); that, like a kill -9 between a pull and its save, is what ReceiptLookup
+// recovers: the numbers of a lost page get their receipts by number.
+//
+// An app that answers SdkAppIdNotExist is not pulled again for MissingAppRecheck: it never
+// answers anything else.
 type Puller struct {
 	store       ReceiptStore
 	puller      StatusPuller
@@ -66,10 +87,14 @@ type Puller struct {
 	maxPages    int
 	owner       string
 	saveTimeout time.Duration
+	recheck     time.Duration
+	backoff     time.Duration // first wait between save tries (tests shorten it)
 	now         func() time.Time
 
-	mu   sync.Mutex
-	held map[string]bool // apps whose lease this puller took
+	mu      sync.Mutex
+	held    map[string]bool            // apps whose lease this puller took
+	unsaved map[string][]store.Receipt // app -> the pulled page that could not be saved yet
+	missing map[string]time.Time       // app -> when it answered SdkAppIdNotExist
 }
 
 // NewPuller checks cfg, applies its defaults and returns the puller.
@@ -81,7 +106,7 @@ func NewPuller(cfg PullerConfig) (*Puller, error) {
 		return nil, errors.New("dispatcher: PullerConfig.Puller is nil")
 	case cfg.Limiter == nil:
 		return nil, errors.New("dispatcher: PullerConfig.Limiter is nil")
-	case cfg.Interval < 0 || cfg.LeaseTTL < 0 || cfg.MaxPages < 0 || cfg.SaveTimeout < 0:
+	case cfg.Interval < 0 || cfg.LeaseTTL < 0 || cfg.MaxPages < 0 || cfg.SaveTimeout < 0 || cfg.MissingAppRecheck < 0:
 		return nil, errors.New("dispatcher: PullerConfig durations and MaxPages must not be negative")
 	}
 	if cfg.Interval == 0 {
@@ -99,6 +124,9 @@ func NewPuller(cfg PullerConfig) (*Puller, error) {
 	if cfg.SaveTimeout == 0 {
 		cfg.SaveTimeout = DefaultCommitTimeout
 	}
+	if cfg.MissingAppRecheck == 0 {
+		cfg.MissingAppRecheck = DefaultMissingAppRecheck
+	}
 	return &Puller{
 		store:       cfg.Store,
 		puller:      cfg.Puller,
@@ -111,17 +139,22 @@ func NewPuller(cfg PullerConfig) (*Puller, error) {
 		maxPages:    cfg.MaxPages,
 		owner:       cfg.Owner,
 		saveTimeout: cfg.SaveTimeout,
+		recheck:     cfg.MissingAppRecheck,
+		backoff:     saveBackoffBase,
 		now:         nowOrDefault(cfg.Now),
 		held:        map[string]bool{},
+		unsaved:     map[string][]store.Receipt{},
+		missing:     map[string]time.Time{},
 	}, nil
 }
 
-// Run pulls every Interval until ctx ends, then gives its leases up and returns nil. Errors of a
-// run are logged; the next run tries again.
+// Run pulls every Interval until ctx ends, then tries a last time to save the pages it could not
+// save, gives its leases up and returns nil. Errors of a run are logged; the next run tries again.
 func (p *Puller) Run(ctx context.Context) error {
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
 	defer p.releaseLeases(ctx)
+	defer p.flushUnsaved(ctx)
 	for {
 		if err := p.PullOnce(ctx); err != nil && ctx.Err() == nil {
 			p.log.Warn("receipt pull incomplete", zap.Error(err))
@@ -151,6 +184,9 @@ func (p *Puller) PullOnce(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
+		if p.isMissing(app) {
+			continue
+		}
 		if err := p.pullApp(ctx, app); err != nil {
 			errs = append(errs, err)
 		}
@@ -158,8 +194,31 @@ func (p *Puller) PullOnce(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// isMissing reports whether app answered SdkAppIdNotExist less than MissingAppRecheck ago.
+func (p *Puller) isMissing(app string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at, ok := p.missing[app]
+	if !ok {
+		return false
+	}
+	if p.now().Sub(at) >= p.recheck {
+		delete(p.missing, app)
+		return false
+	}
+	return true
+}
+
 func (p *Puller) pullApp(ctx context.Context, app string) error {
 	log := p.log.With(zap.String("app", app))
+	// A page pulled earlier and not saved yet comes first: nothing more is pulled for the app
+	// until it is saved.
+	if page := p.unsavedPage(app); page != nil {
+		if err := p.saveAndApply(ctx, app, page); err != nil {
+			return err
+		}
+		log.Info("receipt page kept in memory is saved; pulls of the app go on", zap.Int("receipts", len(page)))
+	}
 	ok, err := p.lease(ctx, app)
 	if err != nil || !ok {
 		return err
@@ -188,6 +247,15 @@ func (p *Puller) pullApp(ctx context.Context, app string) error {
 		// the page Tencent hands out would be lost. The client's own timeout bounds it.
 		pulled, err := p.puller.PullSendStatus(context.WithoutCancel(ctx), app, tencentsms.MaxPullLimit)
 		if err != nil {
+			var apiErr *tencentsms.Error
+			if errors.As(err, &apiErr) && apiErr.Code == retry.CodeSdkAppIdNotExist {
+				p.mu.Lock()
+				p.missing[app] = p.now()
+				p.mu.Unlock()
+				log.Warn("app does not exist: its receipts are not pulled", zap.String("code", apiErr.Code),
+					zap.Duration("recheck_after", p.recheck))
+				return nil
+			}
 			if errors.Is(err, tencentsms.ErrOutcomeUnknown) {
 				// Tencent may have handed out a page we never read: those receipts are gone.
 				log.Error("receipt page may be lost: the pull's answer was not read", zap.Error(err))
@@ -197,7 +265,7 @@ func (p *Puller) pullApp(ctx context.Context, app string) error {
 		if len(pulled) == 0 {
 			return nil
 		}
-		if err := p.saveAndApply(ctx, app, pulled); err != nil {
+		if err := p.saveAndApply(ctx, app, pulledPage(pulled, p.now())); err != nil {
 			return err
 		}
 		if len(pulled) < tencentsms.MaxPullLimit {
@@ -211,32 +279,84 @@ func (p *Puller) pullApp(ctx context.Context, app string) error {
 	return nil
 }
 
-// saveAndApply persists a pulled page (it exists nowhere else), then applies it. Both run even if
-// ctx ends, under SaveTimeout.
-func (p *Puller) saveAndApply(ctx context.Context, app string, pulled []tencentsms.Receipt) error {
-	sctx, cancel := detached(ctx, p.saveTimeout)
-	defer cancel()
-	now := p.now()
+// unsavedPage returns the app's page kept in memory, or nil.
+func (p *Puller) unsavedPage(app string) []store.Receipt {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.unsaved[app]
+}
+
+// pulledPage converts a pulled page to store receipts, stamped with now where Tencent gave no
+// receive time.
+func pulledPage(pulled []tencentsms.Receipt, now time.Time) []store.Receipt {
 	page := make([]store.Receipt, len(pulled))
 	for i, r := range pulled {
 		page[i] = fromTencent(r, now)
 	}
-	var id string
-	var err error
-	for try := range pageSaveTries {
-		if id, err = p.store.SaveReceiptPage(sctx, app, page); err == nil {
-			break
-		}
-		if try+1 < pageSaveTries && sleep(sctx, time.Duration(100<<try)*time.Millisecond) != nil {
-			break
-		}
-	}
+	return page
+}
+
+// saveAndApply persists a pulled page (it exists nowhere else), then applies it. The save is
+// tried with backoff until it succeeds, SaveTimeout passes or ctx ends; a call in flight is not
+// cut short by ctx, and the apply runs even if ctx ended, under SaveTimeout. A page still not
+// saved is kept in memory (pullApp tries it again first, before any other pull of the app; Run
+// tries once more when it stops) and the error returned.
+func (p *Puller) saveAndApply(ctx context.Context, app string, page []store.Receipt) error {
+	sctx, cancel := detached(ctx, p.saveTimeout)
+	defer cancel()
+	id, err := p.save(ctx, sctx, app, page)
+	p.mu.Lock()
 	if err != nil {
-		p.log.Error("pulled receipt page lost: it could not be saved", zap.String("app", app),
-			zap.Int("receipts", len(page)), zap.Error(err))
+		p.unsaved[app] = page
+	} else {
+		delete(p.unsaved, app)
+	}
+	p.mu.Unlock()
+	if err != nil {
+		p.log.Error("pulled receipt page not saved: kept in memory, no more pulls of the app until it is saved",
+			zap.String("app", app), zap.Int("receipts", len(page)), zap.Error(err))
 		return fmt.Errorf("dispatcher: pull %s: save page: %w", app, err)
 	}
 	return p.applyPage(sctx, app, store.SavedPage{ID: id, Receipts: page})
+}
+
+// save tries SaveReceiptPage (each call under sctx) until it succeeds or ctx or sctx ends,
+// waiting between tries from p.backoff doubling up to saveBackoffMax.
+func (p *Puller) save(ctx, sctx context.Context, app string, page []store.Receipt) (string, error) {
+	wait := p.backoff
+	for {
+		id, err := p.store.SaveReceiptPage(sctx, app, page)
+		if err == nil {
+			return id, nil
+		}
+		if ctx.Err() != nil || sleep(sctx, wait) != nil || ctx.Err() != nil {
+			return "", err
+		}
+		wait = min(2*wait, saveBackoffMax)
+	}
+}
+
+// flushUnsaved tries, once ctx has ended, to save and apply the pages still kept in memory, for
+// SaveTimeout in all. What cannot be saved now is lost with the process (and recovered by number:
+// see ReceiptLookup); the least lossy choice left, as a stopping worker cannot hand its memory
+// on, and waiting longer would only hold up the shutdown.
+func (p *Puller) flushUnsaved(ctx context.Context) {
+	fctx, cancel := detached(ctx, p.saveTimeout)
+	defer cancel()
+	p.mu.Lock()
+	apps := make([]string, 0, len(p.unsaved))
+	for app := range p.unsaved {
+		apps = append(apps, app)
+	}
+	p.mu.Unlock()
+	slices.Sort(apps)
+	for _, app := range apps {
+		page := p.unsavedPage(app)
+		if err := p.saveAndApply(fctx, app, page); err != nil {
+			p.log.Error("receipt page lost at shutdown: it could not be saved; its numbers are looked up by number later",
+				zap.String("app", app), zap.Int("receipts", len(page)), zap.Error(err))
+		}
+	}
 }
 
 func (p *Puller) applyPage(ctx context.Context, app string, page store.SavedPage) error {

@@ -13,6 +13,9 @@ const (
 	// CodePhoneNumberInBlacklist means the number unsubscribed or is on a
 	// carrier do-not-disturb list: fail it and add it to the suppression list.
 	CodePhoneNumberInBlacklist = "FailedOperation.PhoneNumberInBlacklist"
+	// CodeSdkAppIdNotExist means the SmsSdkAppId of the call does not exist:
+	// the job naming it fails, and the receipt puller stops pulling it.
+	CodeSdkAppIdNotExist = "InvalidParameterValue.SdkAppIdNotExist"
 	// CodeTransportNotSent is our own code (not Tencent's) for a request that
 	// was certainly not written to the network (dial refused, DNS failure).
 	CodeTransportNotSent = "Transport.NotSent"
@@ -46,8 +49,9 @@ const (
 	ClassNumberPermanent
 	// ClassRequestShape: the request was malformed (our bug); never retried.
 	ClassRequestShape
-	// ClassJobPermanent: the template, signature or content is refused; no
-	// number of the job can succeed.
+	// ClassJobPermanent: the template, signature or content is refused, or
+	// the SmsSdkAppId the job names does not exist; no number of the job can
+	// succeed.
 	ClassJobPermanent
 	// ClassAppHalt: credentials, balance or app configuration; every job on
 	// the app fails until an operator acts.
@@ -115,7 +119,6 @@ var table = map[string]rule{
 	"UnauthorizedOperation.RequestIpNotInWhitelist":    {ClassAppHalt, waitNone},
 	"UnauthorizedOperation.RequestPermissionDeny":      {ClassAppHalt, waitNone},
 	"UnauthorizedOperation":                            {ClassAppHalt, waitNone}, // common: not authorised (CAM)
-	"InvalidParameterValue.SdkAppIdNotExist":           {ClassAppHalt, waitNone},
 	"InvalidParameter.AppidAndBizId":                   {ClassAppHalt, waitNone}, // account and SdkAppId do not match
 	"FailedOperation.ProhibitSubAccountUse":            {ClassAppHalt, waitNone}, // our key is a sub-account without the right
 	"InternalError.SigFieldMissing":                    {ClassAppHalt, waitNone}, // refused at the signature check: not sent
@@ -141,7 +144,10 @@ var table = map[string]rule{
 	"LimitExceeded.AppCountryOrRegionDailyLimit":  {ClassAppDeferred, waitNextDay},
 	"FailedOperation.MarketingSendTimeConstraint": {ClassAppDeferred, waitMarketing},
 
-	// Job-level permanent: template, signature or content.
+	// Job-level permanent: template, signature, content, or the app the job names.
+	// An app that does not exist is not a halt: no probe can make it exist, and halting would
+	// park the job for ever with no reason given; the job fails with the code at once.
+	CodeSdkAppIdNotExist:                                             {ClassJobPermanent, waitNone},
 	"FailedOperation.TemplateIncorrectOrUnapproved":                  {ClassJobPermanent, waitNone},
 	"FailedOperation.SignatureIncorrectOrUnapproved":                 {ClassJobPermanent, waitNone},
 	"FailedOperation.ContainSensitiveWord":                           {ClassJobPermanent, waitNone},

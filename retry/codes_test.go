@@ -83,7 +83,7 @@ var allCodes = []codeCase{
 	{"InvalidParameterValue.OffsetVerifyFail", ClassRequestShape, FailNumber},
 	{"InvalidParameterValue.ProhibitedUseUrlInTemplateParameter", ClassJobPermanent, FailJob},
 	{"InvalidParameterValue.QualificationIdNotFound", ClassRequestShape, FailNumber},
-	{"InvalidParameterValue.SdkAppIdNotExist", ClassAppHalt, HaltApp},
+	{"InvalidParameterValue.SdkAppIdNotExist", ClassJobPermanent, FailJob}, // not a halt: the job fails at once
 	{"InvalidParameterValue.SignAlreadyPassedCheck", ClassRequestShape, FailNumber},
 	{"InvalidParameterValue.SignExistAndUnapproved", ClassRequestShape, FailNumber},
 	{"InvalidParameterValue.SignNameLengthTooLong", ClassJobPermanent, FailJob},

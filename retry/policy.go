@@ -349,7 +349,7 @@ func (p Policy) decide(now time.Time, attempt int, code string, r rule, j Job) D
 	case ClassRequestShape:
 		return Decision{Action: FailNumber, Reason: "malformed request (our bug): not retried"}
 	case ClassJobPermanent:
-		return Decision{Action: FailJob, Reason: "template, signature or content refused"}
+		return Decision{Action: FailJob, Reason: "template, signature, content or app refused"}
 	case ClassAppHalt:
 		return at(HaltApp, now, now.Add(p.HaltProbe), "app unusable (credentials, balance or app settings): halt and probe")
 	case ClassAppDeferred:

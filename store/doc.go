@@ -32,7 +32,8 @@
 //	                             for international; s: pending|inflight|unknown|done|cancelled;
 //	                             a: attempt; tok: claim token; at: claim ms; nb: not-before ms;
 //	                             cm/rb/hu: the committed result (replayed to a repeated Commit);
-//	                             fc: failure code of numbers failed as a whole (expiry, job fail)
+//	                             fc: failure code of numbers failed as a whole (expiry, job fail);
+//	                             lr/lx/ln: receipt lookup rounds done, progress, next due (lookups.go)
 //	sms:{J}:codes          hash  "<batch>:<idx>" -> failure code of numbers that failed on send
 //	sms:sn:{sn<h>}:<yyyymmdd>
 //	                       hash  the serial index: Tencent SerialNo -> "<job>|<batch>|<idx>"

@@ -30,6 +30,7 @@ const (
 	DefaultTaskCheckInterval        = time.Second
 	DefaultOTPTaskCheckInterval     = 10 * time.Millisecond
 	DefaultDelayedTaskCheckInterval = time.Second
+	DefaultReceiptLookupAge         = 5 * time.Minute
 )
 
 // Queue weights of the main server (tasks.QueueNormal, tasks.QueueBulk). tasks.QueueMaint has
@@ -75,6 +76,10 @@ type Config struct {
 	// ReceiptWindow is how long after its send a number without a receipt still keeps its job
 	// open; after it the number counts as sent with an unknown delivery. Default 1 h.
 	ReceiptWindow time.Duration
+	// ReceiptLookupAge is how long after its send a number without a receipt waits before it is
+	// looked up by number (PullSmsSendStatusByPhoneNumber, within the by-number budget): the
+	// recovery of receipt pages lost by a crash between their pull and their save. Default 5 min.
+	ReceiptLookupAge time.Duration
 	// ClaimLease is how long a batch claim is honoured without a commit before its numbers are
 	// considered unknown (the attempt died). Keep it above Tencent.Timeout. Default 60 s.
 	ClaimLease time.Duration
@@ -163,6 +168,7 @@ func (c Config) WithDefaults() Config {
 	setDur(&c.TaskCheckInterval, DefaultTaskCheckInterval)
 	setDur(&c.OTPTaskCheckInterval, DefaultOTPTaskCheckInterval)
 	setDur(&c.DelayedTaskCheckInterval, DefaultDelayedTaskCheckInterval)
+	setDur(&c.ReceiptLookupAge, DefaultReceiptLookupAge)
 	if c.RetryPolicy.HaltProbe == 0 {
 		c.RetryPolicy.HaltProbe = c.HaltProbeInterval
 	}
@@ -216,6 +222,7 @@ func (c Config) Validate() error {
 		{"TaskCheckInterval", c.TaskCheckInterval},
 		{"OTPTaskCheckInterval", c.OTPTaskCheckInterval},
 		{"DelayedTaskCheckInterval", c.DelayedTaskCheckInterval},
+		{"ReceiptLookupAge", c.ReceiptLookupAge},
 	} {
 		if d.v <= 0 {
 			return bad(d.field, d.v, errNotPositive)

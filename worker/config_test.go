@@ -38,6 +38,7 @@ func TestWithDefaults(t *testing.T) {
 		{"Retention", c.Retention, 72 * time.Hour},
 		{"HaltProbeInterval", c.HaltProbeInterval, 5 * time.Minute},
 		{"OTPTaskCheckInterval", c.OTPTaskCheckInterval, 10 * time.Millisecond},
+		{"ReceiptLookupAge", c.ReceiptLookupAge, 5 * time.Minute},
 		{"RetryPolicy.HaltProbe", c.RetryPolicy.HaltProbe, 5 * time.Minute},
 	} {
 		if d.got != d.want {
@@ -70,6 +71,7 @@ func TestValidate(t *testing.T) {
 		{"StatusPullInterval", func(c *Config) { c.StatusPullInterval = -time.Second }},
 		{"ReconcileWindow", func(c *Config) { c.ReconcileWindow = -time.Second }},
 		{"ShutdownTimeout", func(c *Config) { c.ShutdownTimeout = -time.Second }},
+		{"ReceiptLookupAge", func(c *Config) { c.ReceiptLookupAge = -time.Minute }},
 		{"Retention", func(c *Config) { c.Retention = time.Minute }},
 		{"MetricsAddr", func(c *Config) { c.MetricsAddr = "9090" }},
 	}

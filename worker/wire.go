@@ -137,6 +137,19 @@ func build(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*parts, e
 	if err != nil {
 		return fail(err)
 	}
+	// Receipts of pages lost between a pull and its save, by number; same budget as reconcile.
+	lookup, err := dispatcher.NewReceiptLookup(dispatcher.ReceiptLookupConfig{
+		Store:   st,
+		Puller:  tc,
+		Limiter: byPhoneLim,
+		Logger:  log,
+		Metrics: m,
+		Age:     cfg.ReceiptLookupAge,
+		Now:     cfg.Now,
+	})
+	if err != nil {
+		return fail(err)
+	}
 	sweeper, err := dispatcher.NewSweeper(dispatcher.SweeperConfig{
 		Store:    st,
 		Enqueuer: enq,
@@ -158,6 +171,7 @@ func build(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*parts, e
 		loops: []loop{
 			{name: "puller", run: puller.Run},
 			{name: "sweeper", run: sweeper.Run},
+			{name: "receipt-lookup", run: lookup.Run},
 		},
 		closeFn: func() { _ = tc.Close() },
 		advertise: func(ctx context.Context) error {
