@@ -99,8 +99,8 @@ func TestIntegrationLostPageRecoveredByLookup(t *testing.T) {
 		if err := it.newPuller(t, "p1").PullOnce(it.ctx); err != nil {
 			t.Fatal(err)
 		}
-		if st := it.status(t, job); st.Delivered+st.Undelivered != 150 || st.State != store.StateRunning {
-			t.Fatalf("after the lost page: %+v, want 150 receipts, running", st)
+		if st := it.status(t, job); st.Delivered+st.Undelivered != 150 || st.State != store.StateDelivering {
+			t.Fatalf("after the lost page: %+v, want 150 receipts, delivering", st)
 		}
 		l, cl := it.newLookup(t, 0)
 		if err := l.LookupOnce(it.ctx); err != nil {
