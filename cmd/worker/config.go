@@ -49,6 +49,7 @@ type Config struct {
 	MaintConcurrency   int
 	ReconcileWindow    time.Duration
 	ReceiptWindow      time.Duration
+	ReceiptLookupAge   time.Duration
 	Retention          time.Duration
 	HaltProbeInterval  time.Duration
 	ShutdownTimeout    time.Duration
@@ -159,6 +160,8 @@ var settings = []setting{
 		set: func(c *Config, raw string) (err error) { c.ReconcileWindow, err = positiveDuration(raw); return err }},
 	{env: "SMS_RECEIPT_WINDOW", def: "1h", usage: "after it, a sent number without a receipt counts as delivery unknown and its job can finish (Go duration)",
 		set: func(c *Config, raw string) (err error) { c.ReceiptWindow, err = positiveDuration(raw); return err }},
+	{env: "SMS_RECEIPT_LOOKUP_AGE", def: "5m", usage: "after it, a sent number still without a receipt (its pulled page lost) is looked up by number (Go duration)",
+		set: func(c *Config, raw string) (err error) { c.ReceiptLookupAge, err = positiveDuration(raw); return err }},
 	{env: "SMS_RETENTION", def: "72h", usage: "how long job records and receipts are kept (Go duration)",
 		set: func(c *Config, raw string) (err error) { c.Retention, err = positiveDuration(raw); return err }},
 	{env: "SMS_HALT_PROBE_INTERVAL", def: "5m", usage: "wait before a halted app (e.g. no balance) is probed again (Go duration)",
@@ -326,6 +329,7 @@ func (c Config) workerConfig() worker.Config {
 		MaintConcurrency:   c.MaintConcurrency,
 		ReconcileWindow:    c.ReconcileWindow,
 		ReceiptWindow:      c.ReceiptWindow,
+		ReceiptLookupAge:   c.ReceiptLookupAge,
 		Retention:          c.Retention,
 		HaltProbeInterval:  c.HaltProbeInterval,
 		ShutdownTimeout:    c.ShutdownTimeout,
