@@ -30,7 +30,9 @@
 //	sms:{J}:b:<n>          hash  num: packed numbers, 8-byte big-endian uint64 of the E.164 digits
 //	                             each; st: one state byte per number; pi: param index; intl: "1"
 //	                             for international; s: pending|inflight|unknown|done|cancelled;
-//	                             a: attempt; tok: claim token; at: claim ms; nb: not-before ms;
+//	                             a: attempt (launched claims only); tok: claim token; at: claim
+//	                             ms (the reservation's, then the launch's); rv: "1" while the
+//	                             claim is a reservation not launched yet; nb: not-before ms;
 //	                             cm/rb/hu: the committed result (replayed to a repeated Commit);
 //	                             fc: failure code of numbers failed as a whole (expiry, job fail);
 //	                             lr/lx/ln: receipt lookup rounds done, progress, next due (lookups.go)
@@ -49,6 +51,9 @@
 //	sms:apps               zset  app -> last use ms (Apps: receipt pulling; CreateJob and Apps write it)
 //	sms:lease:<name>       str   owner token, PX ttl
 //	sms:jobs:active        zset  job -> created ms, jobs not finished (the sweeper's list); no TTL
+//	sms:sandbox            hash  owner url app signs: the zero-setup sandbox a second worker
+//	                             shares (sandboxrec.go); PX ttl, renewed by its owner
+//	sms:defaults           hash  app sign: the defaults the newest worker advertised (defaults.go)
 //
 // The serial index is written once per accepted number, so it is laid out for the send path: a
 // batch's serials go to the day's buckets of their shards, at most 16 HSETs (and PEXPIREs) in one
