@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -32,6 +34,12 @@ const (
 	DefaultEnqueueAttempts    = 3
 	DefaultRejectedSample     = 1000
 	MaxJobIDLen               = 128
+	// MaxSendAhead is how far ahead Request.SendAt may be: a year. A job scheduled further out is
+	// more likely a typo (2500 for 2025) than a plan, and its records would have to outlive it.
+	MaxSendAhead = 365 * 24 * time.Hour
+	// MaxExpire is the longest Request.Expire: MaxSendAhead plus 30 days, so a job scheduled at
+	// the far end of MaxSendAhead can still be given an expiry after its send time.
+	MaxExpire = MaxSendAhead + 30*24*time.Hour
 )
 
 // Options configure a Client. Zero fields take the defaults.
@@ -124,8 +132,11 @@ type LineError = recipients.LineError
 
 // Request is one send job.
 type Request struct {
-	// JobID is optional. When set, sending the same id again returns the existing job and sends
-	// nothing new. 1..128 characters from A-Z a-z 0-9 - _ . ~
+	// JobID is optional: an idempotency key. When set, sending the same id again with the same
+	// request returns the existing job and sends nothing new; with a different request (another
+	// template, params, sign, app, sender, extend code, priority, send time, expiry, daily-limit
+	// choice or set of recipients) Send fails with an *IdempotencyError naming the differences.
+	// 1..128 characters from A-Z a-z 0-9 - _ . ~
 	JobID string
 	// TemplateID is the Tencent template id (digits). Required.
 	TemplateID string
@@ -136,10 +147,11 @@ type Request struct {
 	SignName, AppID, SenderID, ExtendCode string
 	// Priority is "otp", "normal" (default) or "bulk".
 	Priority string
-	// SendAt schedules the job; zero or past means now.
+	// SendAt schedules the job; zero or past means now. At most MaxSendAhead ahead.
 	SendAt time.Time
 	// Expire is how long after the request numbers not yet sent are given up (failed with code
-	// "Expired"). Zero means the default: 10 minutes for otp, never otherwise. Negative is an error.
+	// "Expired"). Zero means the default: 10 minutes for otp, never otherwise. Negative or over
+	// MaxExpire is an error.
 	Expire time.Duration
 	// DeferDailyLimit asks the workers to defer, rather than fail, numbers that hit Tencent's
 	// daily per-number limit.
@@ -150,6 +162,12 @@ type Request struct {
 	// NUMBER,PARAM1,PARAM2,... ; blank lines and # comments are skipped.
 	Recipients []Recipient
 	Reader     io.Reader
+	// Encoding is the encoding of Reader: "" or "utf-8" (default), or "gb18030" (also "gbk": a
+	// CSV saved by Excel on a Chinese Windows); see recipients.CanonicalEncoding. A byte order
+	// mark decides over it. When any line of Reader (or any entry of Recipients) is not valid
+	// text in its encoding, Send sends nothing and fails with a *FieldError for "Encoding": the
+	// input is in another encoding, and its other lines cannot be trusted either.
+	Encoding string
 	// OnReject, when set, is called for every rejected line or recipient, in order.
 	OnReject func(LineError)
 }
@@ -172,7 +190,7 @@ var ErrInvalidRequest = errors.New("client: invalid request")
 
 // FieldError is a request validation error naming the offending field of Request.
 type FieldError struct {
-	Field  string // Request field name: "TemplateID", "Priority", "Expire", "SendAt", "JobID", ...
+	Field  string // Request field name: "TemplateID", "Priority", "Expire", "SendAt", "JobID", "Encoding", ...
 	Reason string
 }
 
@@ -223,10 +241,18 @@ func digitsOnly(s string) bool {
 	return s != ""
 }
 
-// job validates req and returns the job it describes (ID generated when empty) and its region.
-func (c *Client) job(req Request, now time.Time) (store.Job, string, error) {
-	bad := func(field, format string, args ...any) (store.Job, string, error) {
-		return store.Job{}, "", &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+// spec is a validated request: the job it describes and what building its recipients needs.
+type spec struct {
+	job      store.Job
+	region   string
+	encoding string
+	expire   time.Duration // after defaults; 0 = never
+}
+
+// job validates req and returns the job it describes (ID generated when empty).
+func (c *Client) job(req Request, now time.Time) (spec, error) {
+	bad := func(field, format string, args ...any) (spec, error) {
+		return spec{}, &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
 	}
 	job := store.Job{
 		ID:              req.JobID,
@@ -259,6 +285,14 @@ func (c *Client) job(req Request, now time.Time) (store.Job, string, error) {
 	if job.ExtendCode != "" && !digitsOnly(job.ExtendCode) {
 		return bad("ExtendCode", "%q is not digits", job.ExtendCode)
 	}
+	if !utf8.ValidString(job.SignName) {
+		return bad("SignName", "%q is not valid UTF-8", job.SignName)
+	}
+	for i, p := range req.Params {
+		if !utf8.ValidString(p) {
+			return bad("Params", "param %d %q is not valid UTF-8", i+1, p)
+		}
+	}
 	if _, err := tasks.QueueFor(job.Priority); err != nil {
 		return bad("Priority", "%q is not otp, normal or bulk", req.Priority)
 	}
@@ -266,11 +300,17 @@ func (c *Client) job(req Request, now time.Time) (store.Job, string, error) {
 	switch {
 	case expire < 0:
 		return bad("Expire", "%v is not > 0", expire)
+	case expire > MaxExpire:
+		return bad("Expire", "%v is longer than %v (MaxExpire: MaxSendAhead plus 30 days)", expire, MaxExpire)
 	case expire == 0 && job.Priority == tasks.PriorityOTP:
 		expire = DefaultOTPExpire
 	}
 	if expire > 0 {
 		job.ExpiresAt = now.Add(expire)
+	}
+	if req.SendAt.After(now.Add(MaxSendAhead)) {
+		return bad("SendAt", "%s is more than a year ahead (MaxSendAhead %v: at most %s)",
+			req.SendAt.Format(time.RFC3339), MaxSendAhead, now.Add(MaxSendAhead).Format(time.RFC3339))
 	}
 	if req.SendAt.After(now) {
 		job.SendAt = req.SendAt
@@ -283,10 +323,22 @@ func (c *Client) job(req Request, now time.Time) (store.Job, string, error) {
 	if !recipients.ValidRegion(region) {
 		return bad("Country", "%q is not a known region code (e.g. CN, US)", req.Country)
 	}
+	encoding, err := recipients.CanonicalEncoding(req.Encoding)
+	if err != nil {
+		return bad("Encoding", "%q is not utf-8 or gb18030", req.Encoding)
+	}
 	if len(req.Recipients) == 0 && req.Reader == nil {
 		return bad("Recipients", "no recipients (set Recipients or Reader)")
 	}
-	return job, region, nil
+	return spec{job: job, region: region, encoding: encoding, expire: expire}, nil
+}
+
+// count renders n things: "1 such line", "3 such lines".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
 }
 
 func orDefault(a, b string) string {
@@ -298,33 +350,57 @@ func orDefault(a, b string) string {
 
 // Send validates req, builds its batches, stores the job and enqueues one task per batch.
 //
-// When req.JobID names a job that already exists, Send returns it with Created=false and sends
-// nothing new (req's recipients are not read). When no recipient is valid, Send returns a
-// *FieldError for "Recipients" together with a Result listing the rejections. When the job was
-// stored but not every task could be enqueued, the error wraps ErrNotEnqueued and the Result is
-// complete: the job will still be sent in full.
+// When req.JobID names a job that already exists, Send reads req's recipients and compares the
+// request with the one that created the job (see Request.JobID): the same request returns the
+// job with Created=false and sends nothing new; a different one returns an *IdempotencyError
+// (errors.Is ErrIdempotencyMismatch) naming the differences. A job created before requests were
+// fingerprinted is returned as it is, without reading req's recipients.
+//
+// When no recipient is valid, Send returns a *FieldError for "Recipients" together with a Result
+// listing the rejections; when some input is not valid text in its encoding, a *FieldError for
+// "Encoding" (nothing is sent). When the job was stored but not every task could be enqueued, the
+// error wraps ErrNotEnqueued and the Result is complete: the job will still be sent in full.
 func (c *Client) Send(ctx context.Context, req Request) (Result, error) {
-	job, region, err := c.job(req, c.now())
+	sp, err := c.job(req, c.now())
 	if err != nil {
 		return Result{}, err
 	}
+	job := sp.job
+	var prior *existingJob // the job req.JobID names, when it exists
 	if req.JobID != "" {
-		if res, ok, err := c.existing(ctx, job.ID); err != nil || ok {
-			return res, err
+		ej, ok, err := c.existing(ctx, job.ID)
+		switch {
+		case err != nil:
+			return Result{}, err
+		case ok && ej.fp == nil:
+			return ej.res, nil // created before fingerprints: as before, nothing compared
+		case ok:
+			prior = &ej
 		}
 	}
 
 	res := Result{JobID: job.ID}
 	b, err := recipients.NewBuilder(recipients.Options{
-		Region: region, Params: req.Params, MaxBatch: c.opts.MaxBatch, MaxRecipients: c.opts.MaxRecipients,
+		Region: sp.region, Params: req.Params, MaxBatch: c.opts.MaxBatch, MaxRecipients: c.opts.MaxRecipients,
+		Encoding: sp.encoding,
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("client: %w", err)
+	}
+	var badText struct {
+		n, first int
+		reason   string
 	}
 	onErr := func(le LineError) {
 		res.RejectedCount++
 		if len(res.Rejected) < c.opts.RejectedSample {
 			res.Rejected = append(res.Rejected, le)
+		}
+		if errors.Is(le.Err, recipients.ErrEncoding) {
+			if badText.n == 0 {
+				badText.first, badText.reason = le.Line, le.Reason
+			}
+			badText.n++
 		}
 		if req.OnReject != nil {
 			req.OnReject(le)
@@ -334,30 +410,53 @@ func (c *Client) Send(ctx context.Context, req Request) (Result, error) {
 		if err := b.AddRecipients(ctx, req.Recipients, onErr); err != nil {
 			return res, recipientsErr(err)
 		}
+		if badText.n > 0 {
+			return res, &FieldError{Field: "Encoding", Reason: fmt.Sprintf(
+				"recipient %d is %s (%s); nothing sent", badText.first, badText.reason, count(badText.n, "such recipient"))}
+		}
 	}
 	if req.Reader != nil {
 		if err := b.AddCSV(ctx, req.Reader, onErr); err != nil {
 			return res, recipientsErr(err)
 		}
+		if badText.n > 0 {
+			return res, &FieldError{Field: "Encoding", Reason: fmt.Sprintf(
+				"line %d is %s (%s): the input is in another encoding; nothing sent",
+				badText.first, badText.reason, count(badText.n, "such line"))}
+		}
 	}
 	stats := b.Stats()
 	res.Duplicates = stats.Duplicates
+	set := b.Finish()
+	fp := newFingerprint(job, req, sp.expire, set.Digest())
+	if prior != nil {
+		return prior.match(fp)
+	}
 	if stats.Accepted == 0 {
 		return res, &FieldError{Field: "Recipients", Reason: fmt.Sprintf("no valid recipients (%d rejected, %d duplicates)", stats.Rejected, stats.Duplicates)}
 	}
-	set := b.Finish()
+	job.Fingerprint = fp.encode()
 	nbatches := set.NumBatches()
 	created, err := c.createJob(ctx, job, set, stats.Rejected)
 	switch {
 	case errors.Is(err, store.ErrCreateConflict):
-		// Another producer is creating the same job id right now; it enqueues the batches.
+		// Another producer is creating the same job id right now; it enqueues the batches. Its
+		// request cannot be compared until it has finished.
 		return Result{JobID: job.ID, Created: false, Accepted: stats.Accepted, Batches: nbatches}, nil
 	case err != nil:
 		return res, fmt.Errorf("client: create job %s: %w", job.ID, err)
 	case !created:
-		existing, _, err := c.existing(ctx, job.ID)
-		existing.JobID = job.ID
-		return existing, err
+		// Created meanwhile by another producer: compare with its request.
+		ej, ok, err := c.existing(ctx, job.ID)
+		switch {
+		case err != nil:
+			return Result{JobID: job.ID}, err
+		case !ok:
+			return Result{JobID: job.ID}, fmt.Errorf("client: create job %s: %w (it existed a moment ago)", job.ID, store.ErrNotFound)
+		case ej.fp == nil:
+			return ej.res, nil
+		}
+		return ej.match(fp)
 	}
 	res.Created, res.Accepted, res.Batches = true, stats.Accepted, nbatches
 	c.log.Info("job created", zap.String("job", job.ID), zap.String("priority", job.Priority),
@@ -382,16 +481,37 @@ func (c *Client) createJob(ctx context.Context, job store.Job, set *recipients.S
 	}, rejected)
 }
 
-// existing returns the Result of an existing job, ok=false when there is none.
-func (c *Client) existing(ctx context.Context, id string) (Result, bool, error) {
-	st, err := c.store.Status(ctx, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return Result{}, false, nil
-	case err != nil:
-		return Result{}, false, fmt.Errorf("client: look up job %s: %w", id, err)
+// existingJob is a job found under a requested id: its Result for Send and its request
+// fingerprint (nil for a job created before fingerprints).
+type existingJob struct {
+	res Result
+	fp  fingerprint
+}
+
+// match returns the existing job when fp is its request's fingerprint, else an
+// *IdempotencyError naming the differences.
+func (ej existingJob) match(fp fingerprint) (Result, error) {
+	if d := ej.fp.diff(fp); len(d) > 0 {
+		return Result{JobID: ej.res.JobID}, &IdempotencyError{JobID: ej.res.JobID, Differences: d}
 	}
-	return Result{JobID: id, Created: false, Accepted: int(st.Total), RejectedCount: int(st.Rejected), Batches: int(st.Batches)}, true, nil
+	return ej.res, nil
+}
+
+// existing returns an existing job, ok=false when there is none.
+func (c *Client) existing(ctx context.Context, id string) (existingJob, bool, error) {
+	job, err := c.store.Job(ctx, id)
+	if err == nil {
+		var st store.Status
+		if st, err = c.store.Status(ctx, id); err == nil {
+			fp, _ := decodeFingerprint(job.Fingerprint)
+			return existingJob{fp: fp, res: Result{JobID: id, Created: false, Accepted: int(st.Total),
+				RejectedCount: int(st.Rejected), Batches: int(st.Batches)}}, true, nil
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return existingJob{}, false, nil
+	}
+	return existingJob{}, false, fmt.Errorf("client: look up job %s: %w", id, err)
 }
 
 func recipientsErr(err error) error {

@@ -33,13 +33,19 @@ func TestSendSameJobIDTwice(t *testing.T) {
 		if !first.Created || first.JobID != id || first.Accepted != 2 || first.Batches != 1 {
 			t.Fatalf("first = %+v", first)
 		}
-		req.Recipients = append(req.Recipients, Recipient{Number: cn(3)})
 		second, err := e.c.Send(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if second.Created || second.JobID != id || second.Accepted != 2 {
 			t.Fatalf("second = %+v, want the existing job (2 recipients), not created", second)
+		}
+		// The same id with one recipient more is another request: refused, not replayed.
+		req.Recipients = append(req.Recipients, Recipient{Number: cn(3)})
+		third, err := e.c.Send(ctx, req)
+		var ie *IdempotencyError
+		if !errors.As(err, &ie) || !errors.Is(err, ErrIdempotencyMismatch) || !slices.Equal(ie.Fields(), []string{"Recipients"}) || third.Created {
+			t.Fatalf("third = %+v, %v; want an IdempotencyError naming Recipients", third, err)
 		}
 		if got := len(e.jobTasks(t, id)["pending"]); got != 1 {
 			t.Fatalf("%d pending tasks, want 1", got)
@@ -239,6 +245,15 @@ func TestSendValidation(t *testing.T) {
 			{"no recipients", with(func(r *Request) { r.Recipients = nil }), "Recipients"},
 			{"no valid recipients", with(func(r *Request) { r.Recipients = []Recipient{{Number: "x"}, {Number: "12"}} }), "Recipients"},
 			{"extend code", with(func(r *Request) { r.ExtendCode = "12a" }), "ExtendCode"},
+			{"send-at year 2500", with(func(r *Request) { r.SendAt = time.Date(2500, 1, 1, 0, 0, 0, 0, time.UTC) }), "SendAt"},
+			{"send-at just over a year", with(func(r *Request) { r.SendAt = time.Now().Add(MaxSendAhead + time.Minute) }), "SendAt"},
+			{"expire over MaxExpire", with(func(r *Request) { r.Expire = MaxExpire + time.Second }), "Expire"},
+			{"expire of 200 years", with(func(r *Request) { r.Expire = 200 * 365 * 24 * time.Hour }), "Expire"},
+			{"unknown encoding", with(func(r *Request) { r.Encoding = "latin1" }), "Encoding"},
+			{"params not utf-8", with(func(r *Request) { r.Params = []string{"\xd5\xc5"} }), "Params"},
+			{"sign not utf-8", with(func(r *Request) { r.SignName = "\xb0\xa2" }), "SignName"},
+			{"recipient params not utf-8", with(func(r *Request) { r.Recipients = []Recipient{{Number: cn(1), Params: []string{"\xd5"}}} }), "Encoding"},
+			{"gbk reader", with(func(r *Request) { r.Recipients = nil; r.Reader = strings.NewReader(cn(1) + ",\xd5\xc5\xc8\xfd\n") }), "Encoding"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -27,7 +28,7 @@ func Example() {
 		panic(err)
 	}
 	ctx := context.Background()
-	res, err := c.Send(ctx, client.Request{
+	req := client.Request{
 		JobID:      "welcome-2026-03-01",
 		TemplateID: "1000002",
 		Params:     []string{"Friend"},
@@ -36,7 +37,8 @@ func Example() {
 			{Number: "+1 650 253 0000", Params: []string{"Ada"}},
 			{Number: "not a number"},
 		},
-	})
+	}
+	res, err := c.Send(ctx, req)
 	if err != nil {
 		panic(err)
 	}
@@ -51,15 +53,23 @@ func Example() {
 	}
 	fmt.Println(st.State, st.Total, st.Pending, st.Rejected)
 
-	// Sending the same job id again sends nothing new.
-	again, _ := c.Send(ctx, client.Request{JobID: "welcome-2026-03-01", TemplateID: "1000002",
-		Recipients: []client.Recipient{{Number: "13800138001"}}})
-	fmt.Println(again.Created, again.Accepted)
+	// Sending the same request with the same job id again sends nothing new.
+	again, err := c.Send(ctx, req)
+	fmt.Println(again.Created, again.Accepted, err)
+
+	// The same job id with a different request is refused, naming the differences.
+	req.TemplateID, req.Recipients = "1000003", []client.Recipient{{Number: "13800138001"}}
+	_, err = c.Send(ctx, req)
+	var ie *client.IdempotencyError
+	if errors.As(err, &ie) {
+		fmt.Println(errors.Is(err, client.ErrIdempotencyMismatch), ie.Fields())
+	}
 	// Output:
 	// welcome-2026-03-01 true 2 2
 	// rejected #3 "not a number": not a phone number
 	// running 2 2 1
-	// false 2
+	// false 2 <nil>
+	// true [TemplateID Recipients]
 }
 
 // ExampleClient_Send_reader sends to a CSV list (a file or stdin in practice), reporting bad lines.

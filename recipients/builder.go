@@ -38,6 +38,9 @@ type Options struct {
 	// Workers is how many goroutines normalise numbers in AddCSV and AddRecipients
 	// (default GOMAXPROCS).
 	Workers int
+	// Encoding is the encoding of AddCSV's input (see CanonicalEncoding): "" or EncodingUTF8,
+	// or EncodingGB18030.
+	Encoding string
 }
 
 // Stats counts what a Builder was given.
@@ -54,6 +57,7 @@ type Builder struct {
 	maxBatch      int
 	maxRecipients int
 	workers       int
+	encoding      string
 	defaultKey    string
 
 	seen      *numSet
@@ -63,6 +67,7 @@ type Builder struct {
 	groups    []*group
 	last      *group
 	stats     Stats
+	digest    digest
 }
 
 type groupKey struct {
@@ -113,7 +118,12 @@ func NewBuilder(opts Options) (*Builder, error) {
 	if maxRecipients <= 0 {
 		maxRecipients = DefaultMaxRecipients
 	}
+	encoding, err := CanonicalEncoding(opts.Encoding)
+	if err != nil {
+		return nil, fmt.Errorf("recipients: %w", err)
+	}
 	return &Builder{
+		encoding:      encoding,
 		region:        region,
 		maxBatch:      maxBatch,
 		maxRecipients: maxRecipients,
@@ -161,7 +171,13 @@ func (b *Builder) AddNumber(n Number, params []string) error {
 		b.stats.Duplicates++
 		return ErrDuplicate
 	}
-	key := groupKey{pi: b.paramIndex(params), intl: !n.Domestic()}
+	pkey, ph := b.defaultKey, uint64(defaultParamsHash)
+	if params != nil {
+		pkey = encodeParams(params)
+		ph = paramsHash(pkey)
+	}
+	b.digest.add(n, ph)
+	key := groupKey{pi: b.paramIndex(pkey), intl: !n.Domestic()}
 	g := b.last
 	if g == nil || g.key != key {
 		g = b.groupIdx[key]
@@ -180,11 +196,7 @@ func (b *Builder) AddNumber(n Number, params []string) error {
 // RecordRejected counts a rejection found outside the builder (a bad input line).
 func (b *Builder) RecordRejected() { b.stats.Rejected++ }
 
-func (b *Builder) paramIndex(params []string) int32 {
-	key := b.defaultKey
-	if params != nil {
-		key = encodeParams(params)
-	}
+func (b *Builder) paramIndex(key string) int32 {
 	if i, ok := b.paramIdx[key]; ok {
 		return i
 	}
@@ -239,7 +251,7 @@ func (b *Builder) Finish() *Set {
 	for i, g := range groups {
 		first[i+1] = first[i] + (g.n+b.maxBatch-1)/b.maxBatch
 	}
-	s := &Set{groups: groups, firstBatch: first, paramKeys: b.paramKeys, maxBatch: b.maxBatch, stats: b.stats}
+	s := &Set{groups: groups, firstBatch: first, paramKeys: b.paramKeys, maxBatch: b.maxBatch, stats: b.stats, digest: b.digest}
 	*b = Builder{}
 	return s
 }
@@ -251,6 +263,7 @@ type Set struct {
 	paramKeys  []string
 	maxBatch   int
 	stats      Stats
+	digest     digest
 }
 
 // Batch is one batch of a job, shaped like store.NewBatch (convert with store.NewBatch(b)). Its
@@ -264,6 +277,14 @@ type Batch struct {
 
 // Stats returns the counts of the builder that made the set.
 func (s *Set) Stats() Stats { return s.stats }
+
+// Digest is a digest of the accepted recipients, for telling two requests apart: the set of
+// accepted numbers (E.164), each with its own params or none (the job's then apply). It does not
+// depend on the order of the input, on duplicates, on rejected lines, or on how the numbers were
+// written; it changes when a number, or a number's own params, is added, removed or changed. It
+// is stable across processes and versions (it is stored with a job), and it is not a
+// cryptographic hash: it tells honest requests apart, it does not resist a forger.
+func (s *Set) Digest() string { return s.digest.String() }
 
 // Len is the number of accepted recipients.
 func (s *Set) Len() int { return s.stats.Accepted }

@@ -1,5 +1,5 @@
 // Package recipients is the producer's pure core: it reads recipient lists (CSV lines from a file or
-// stdin, or a slice), normalises every number to E.164 with nyaruka/phonenumbers, rejects invalid
+// stdin, in UTF-8 or GB18030, or a slice), normalises every number to E.164 with nyaruka/phonenumbers, rejects invalid
 // ones with a reason, deduplicates the job's numbers (the first occurrence and its params win),
 // and groups the accepted numbers into batches of at most 200 numbers that share one template
 // param set and never mix mainland China (+86) with international numbers.

@@ -52,15 +52,31 @@ type Recipient struct {
 // Lines reads recipient lines from r, one record per line: `NUMBER` or `NUMBER,PARAM1,PARAM2,...`
 // in CSV (quotes allowed, leniently). Blank lines and lines starting with '#' are skipped, a
 // leading UTF-8 BOM and trailing "\r" are dropped, and fields are trimmed of surrounding spaces.
-// A line whose params are all empty has none (Params == nil).
+// A line whose params are all empty has none (Params == nil). Lines is LinesIn with EncodingUTF8:
+// a line (comments included) that is not valid UTF-8 is a LineError whose cause is ErrEncoding.
 //
 // It yields (record, nil) for each good line and (Record{}, *LineError) for each bad one, going on
 // with the next line; a read error from r is yielded last, unwrapped (not a *LineError). Each line
 // is parsed on its own, so a stray quote never swallows the following lines. r is read in a
 // streaming way: memory does not grow with the input.
-func Lines(r io.Reader) iter.Seq2[Record, error] {
+func Lines(r io.Reader) iter.Seq2[Record, error] { return lines(newTextSource(r, EncodingUTF8)) }
+
+// LinesIn is Lines for input in the named encoding (see CanonicalEncoding; "" is UTF-8). The input
+// is decoded to UTF-8 as it is read, so records hold UTF-8 text; a line that is not valid in the
+// encoding (it decodes with U+FFFD) is a LineError whose cause is ErrEncoding. A byte order mark
+// decides over the name: a UTF-8 BOM means UTF-8, a UTF-16 BOM means UTF-16. Line numbers are
+// those of the input. The error wraps ErrUnknownEncoding for an unknown name.
+func LinesIn(r io.Reader, encoding string) (iter.Seq2[Record, error], error) {
+	enc, err := CanonicalEncoding(encoding)
+	if err != nil {
+		return nil, fmt.Errorf("recipients: %w", err)
+	}
+	return lines(newTextSource(r, enc)), nil
+}
+
+func lines(src *textSource) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		br := bufio.NewReaderSize(r, MaxLineBytes)
+		br := src.br
 		p := newLineParser()
 		for n := 1; ; n++ {
 			line, err := br.ReadSlice('\n')
@@ -81,16 +97,15 @@ func Lines(r io.Reader) iter.Seq2[Record, error] {
 				continue
 			}
 			if len(line) > 0 {
-				if n == 1 {
-					line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
-				}
-				rec, lerr, ok := p.parse(n, line)
-				switch {
-				case lerr != nil:
+				if lerr := src.check(n, line); lerr != nil {
 					if !yield(Record{}, lerr) {
 						return
 					}
-				case ok:
+				} else if rec, lerr, ok := p.parse(n, line); lerr != nil {
+					if !yield(Record{}, lerr) {
+						return
+					}
+				} else if ok {
 					if !yield(rec, nil) {
 						return
 					}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 )
 
 type lineResult struct {
@@ -160,42 +161,55 @@ func TestLinesStopEarly(t *testing.T) {
 
 // FuzzLines checks that the line parser never panics, reports records and bad lines in line
 // order with line numbers within the input, never yields an empty number, and never yields more
-// entries than the input has lines.
+// entries than the input has lines; in every encoding, records hold valid UTF-8 (no U+FFFD for
+// decoded input) and a line rejected for its encoding is never also yielded as a record.
 func FuzzLines(f *testing.F) {
 	for _, s := range []string{"13800138000\n", "13800138000,1,2\n# c\n\n+1 650 253 0000\n", "\"a,b\n\"c\n",
-		"\xef\xbb\xbf1\r\n2\r\n", ",\n,,,\n\"\"\n", "a\"b,c\"d\n", "\r\r\r\n", "\"\"\"\n13800138000"} {
+		"\xef\xbb\xbf1\r\n2\r\n", ",\n,,,\n\"\"\n", "a\"b,c\"d\n", "\r\r\r\n", "\"\"\"\n13800138000",
+		"13800138000,\xd5\xc5\xc8\xfd\n", "\x81\n\xff\xfe1\x00\n\x00", "\xff\xfe1\x003\x00\n\x00", "1,\xef\xbf\xbd\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		lines := strings.Count(in, "\n") + 1
-		last, entries := 0, 0
-		for rec, err := range Lines(strings.NewReader(in)) {
-			var le *LineError
-			line := rec.Line
-			switch {
-			case errors.As(err, &le):
-				line = le.Line
-				if le.Reason == "" {
-					t.Fatalf("line %d: empty reason", le.Line)
-				}
-			case err != nil:
-				t.Fatalf("read error from a strings.Reader: %v", err)
-			default:
-				if strings.TrimSpace(rec.Number) != rec.Number || rec.Number == "" {
-					t.Fatalf("line %d: bad number %q", rec.Line, rec.Number)
-				}
-				if rec.Params != nil && len(rec.Params) == 0 {
-					t.Fatalf("line %d: empty non-nil params", rec.Line)
-				}
+		for _, enc := range Encodings() {
+			seq, err := LinesIn(strings.NewReader(in), enc)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if line <= last || line > lines {
-				t.Fatalf("line %d after %d (input has %d lines)", line, last, lines)
+			lines := strings.Count(in, "\n") + 1
+			last, entries := 0, 0
+			for rec, err := range seq {
+				var le *LineError
+				line := rec.Line
+				switch {
+				case errors.As(err, &le):
+					line = le.Line
+					if le.Reason == "" {
+						t.Fatalf("%s: line %d: empty reason", enc, le.Line)
+					}
+				case err != nil:
+					t.Fatalf("%s: read error from a strings.Reader: %v", enc, err)
+				default:
+					if strings.TrimSpace(rec.Number) != rec.Number || rec.Number == "" {
+						t.Fatalf("%s: line %d: bad number %q", enc, rec.Line, rec.Number)
+					}
+					if rec.Params != nil && len(rec.Params) == 0 {
+						t.Fatalf("%s: line %d: empty non-nil params", enc, rec.Line)
+					}
+					for _, s := range append([]string{rec.Number}, rec.Params...) {
+						if !utf8.ValidString(s) {
+							t.Fatalf("%s: line %d: invalid UTF-8 %q", enc, rec.Line, s)
+						}
+					}
+				}
+				if line <= last || line > lines {
+					t.Fatalf("%s: line %d after %d (input has %d lines)", enc, line, last, lines)
+				}
+				last = line
+				entries++
 			}
-			last = line
-			entries++
-		}
-		if entries > lines {
-			t.Fatalf("%d entries from %d lines", entries, lines)
+			if entries > lines {
+				t.Fatalf("%s: %d entries from %d lines", enc, entries, lines)
+			}
 		}
 	})
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // chunkSize is how many lines one normalisation work item carries.
@@ -25,7 +27,7 @@ type chunk struct {
 	done  chan struct{}
 }
 
-// AddCSV reads recipient lines from r (see Lines) and adds them, normalising numbers on
+// AddCSV reads recipient lines from r in Options.Encoding (see LinesIn) and adds them, normalising numbers on
 // Options.Workers goroutines while keeping input order (so the first occurrence of a number
 // still wins). onErr, when not nil, is called in line order on the calling goroutine for every
 // bad line or invalid number; those are counted in Stats.Rejected. Duplicates are counted, not
@@ -36,7 +38,7 @@ type chunk struct {
 // until that call returns.
 func (b *Builder) AddCSV(ctx context.Context, r io.Reader, onErr func(LineError)) error {
 	return b.addAll(ctx, func(yield func(item) bool) error {
-		for rec, err := range Lines(r) {
+		for rec, err := range lines(newTextSource(r, b.encoding)) {
 			var le *LineError
 			switch {
 			case errors.As(err, &le):
@@ -56,16 +58,34 @@ func (b *Builder) AddCSV(ctx context.Context, r io.Reader, onErr func(LineError)
 }
 
 // AddRecipients adds rs like AddCSV adds lines; a LineError's Line is the 1-based position in rs.
-// A recipient's Params (when not nil) replace the job's.
+// A recipient's Params (when not nil) replace the job's. A recipient whose number or params are
+// not valid UTF-8 is rejected with the cause ErrEncoding.
 func (b *Builder) AddRecipients(ctx context.Context, rs []Recipient, onErr func(LineError)) error {
 	return b.addAll(ctx, func(yield func(item) bool) error {
 		for i, r := range rs {
-			if !yield(item{line: i + 1, raw: r.Number, params: r.Params}) {
+			it := item{line: i + 1, raw: r.Number, params: r.Params}
+			if !validUTF8(r) {
+				it.lerr = &LineError{Line: i + 1, Input: clip(strings.ToValidUTF8(r.Number, "\uFFFD")), Reason: "not valid UTF-8", Err: ErrEncoding}
+			}
+			if !yield(it) {
 				return nil
 			}
 		}
 		return nil
 	}, onErr)
+}
+
+// validUTF8 reports whether r's number and params are valid UTF-8.
+func validUTF8(r Recipient) bool {
+	if !utf8.ValidString(r.Number) {
+		return false
+	}
+	for _, p := range r.Params {
+		if !utf8.ValidString(p) {
+			return false
+		}
+	}
+	return true
 }
 
 // addAll runs source through a pipeline: one producer goroutine cuts items into chunks, workers

@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
+	"time"
 )
 
 // createChunk is how many batch records one pipeline round trip of CreateJob writes.
 const createChunk = 500
+
+// maxFingerprintLen bounds Job.Fingerprint (it is one field of the job hash).
+const maxFingerprintLen = 4096
 
 // maxPacked is the largest packed E.164 number: 15 digits.
 const maxPacked = 999_999_999_999_999
@@ -80,6 +84,17 @@ func (s *Store) CreateJobStream(ctx context.Context, job Job, paramSets [][]stri
 	if job.CreatedAt.IsZero() {
 		job.CreatedAt = now
 	}
+	for _, t := range []struct {
+		what string
+		t    time.Time
+	}{{"send time", job.SendAt}, {"expiry", job.ExpiresAt}, {"creation time", job.CreatedAt}} {
+		if err := checkTime(job.ID, t.what, t.t); err != nil {
+			return false, err
+		}
+	}
+	if len(job.Fingerprint) > maxFingerprintLen {
+		return false, invalidf("job %s: fingerprint of %d bytes, longer than %d", job.ID, len(job.Fingerprint), maxFingerprintLen)
+	}
 
 	// Validate everything before the first write.
 	src := &createSource{job: job.ID, count: count, nparams: len(paramSets), batch: batch}
@@ -112,7 +127,7 @@ func (s *Store) CreateJobStream(ctx context.Context, job Job, paramSets [][]stri
 		"app", job.AppID, "sign", job.SignName, "tpl", job.TemplateID, "sender", job.SenderID,
 		"ext", job.ExtendCode, "prio", job.Priority, "send_at", msOf(job.SendAt),
 		"expires_at", msOf(job.ExpiresAt), "created", msOf(job.CreatedAt),
-		"defer_daily", boolArg(job.DeferDailyLimit)).Int()
+		"defer_daily", boolArg(job.DeferDailyLimit), "fp", job.Fingerprint).Int()
 	if err != nil {
 		return false, wrap("create job "+job.ID, err)
 	}

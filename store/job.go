@@ -18,6 +18,10 @@ type Job struct {
 	ExpiresAt                                             time.Time // zero = never (otp default 10 min is set by the producer)
 	CreatedAt                                             time.Time
 	DeferDailyLimit                                       bool
+	// Fingerprint is the producer's digest of the request that created the job (package client
+	// compares it when a job id is sent again). The store keeps it as given, opaque; "" for jobs
+	// created without one.
+	Fingerprint string
 }
 
 // NewBatch is one batch given to CreateJob or CreateJobStream. Its numbers are given either as
@@ -205,6 +209,7 @@ func jobFromSpec(id string, f map[string]string) Job {
 		ExpiresAt:       parseMs(f["expires_at"]),
 		CreatedAt:       parseMs(f["created"]),
 		DeferDailyLimit: f["defer_daily"] == "1",
+		Fingerprint:     f["fp"],
 	}
 }
 

@@ -78,8 +78,8 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 
 func (s *Store) now() time.Time { return s.opts.Now() }
 
-// retentionArg is the TTL argument (ms) scripts extend written keys that expire to.
-func (s *Store) retentionArg() string { return strconv.FormatInt(s.opts.Retention.Milliseconds(), 10) }
+// retentionArg is the TTL argument (ms) scripts extend written keys that expire to (saturating).
+func (s *Store) retentionArg() string { return ttlMs(s.opts.Retention) }
 
 // Keys. Every key of one job carries the hash tag {<job>}, every key of one app {<app>}, so
 // each script touches a single slot. Nothing outside this package builds keys.

@@ -14,15 +14,23 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smsdispatch/smsdispatch/client"
+	"github.com/smsdispatch/smsdispatch/recipients"
 	"github.com/smsdispatch/smsdispatch/store"
 )
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitConflict = 3 // send --id: the id names a job created by a different request
 )
+
+// conflictError is a job id already used by a different request: exit status 3.
+type conflictError struct{ err error }
+
+func (e conflictError) Error() string { return e.err.Error() }
+func (e conflictError) Unwrap() error { return e.err }
 
 // usageError is a malformed flag, argument or setting: exit status 2.
 type usageError struct{ err error }
@@ -61,6 +69,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "Run 'enqueue --help' for usage.")
 		return exitUsage
 	}
+	var ce conflictError
+	if errors.As(err, &ce) {
+		return exitConflict
+	}
 	return exitFailure
 }
 
@@ -70,7 +82,9 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "Send SMS jobs through smsdispatch and follow them",
 		Long: "enqueue sends SMS jobs to smsdispatch's workers through Redis, and shows, cancels and resumes them.\n\n" +
 			"Redis: REDIS_URL (default " + DefaultRedisURL + "; rediss:// for TLS) or REDIS_CLUSTER_NODES, each also a flag\n" +
-			"(flags win). SMS_SDK_APP_ID and SMS_SIGN_NAME are the defaults of --app and --sign.",
+			"(flags win). SMS_SDK_APP_ID and SMS_SIGN_NAME are the defaults of --app and --sign.\n\n" +
+			"Exit status: 0 success, 1 failure, 2 bad usage (a malformed flag, argument or setting), 3 send --id names\n" +
+			"a job that was created by a different request (nothing sent).",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -117,9 +131,9 @@ func (a *app) connect(ctx context.Context, opts client.Options) (*client.Client,
 
 func (a *app) sendCommand() *cobra.Command {
 	var (
-		template, sign, appID, priority, at, expire, id, country, file string
-		params, to                                                     []string
-		deferDaily                                                     bool
+		template, sign, appID, priority, at, expire, id, country, file, encoding string
+		params, to                                                               []string
+		deferDaily                                                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "send --template ID (--to NUMBER... | --file PATH | --file -)",
@@ -127,13 +141,22 @@ func (a *app) sendCommand() *cobra.Command {
 		Long: "send stores a job and enqueues its batches; it prints the job id alone on stdout.\n\n" +
 			"--file lines are NUMBER or NUMBER,PARAM1,PARAM2,... (CSV); a line's params replace --param for that\n" +
 			"number. Blank lines and # comments are skipped; bad lines are reported on stderr with their line\n" +
-			"number and the rest is still sent. Numbers without + are read in --country (default CN).",
+			"number and the rest is still sent. Numbers without + are read in --country (default CN).\n\n" +
+			"The file is UTF-8 unless --encoding says gb18030 (also gbk: a CSV saved by Excel on a Chinese\n" +
+			"Windows); a byte order mark decides over --encoding. When any line is not valid text in the\n" +
+			"encoding, each such line is reported and nothing is sent (exit 1): the file is in another encoding.\n\n" +
+			"--at is at most a year ahead; --expire at most a year and 30 days.\n\n" +
+			"--id makes the send idempotent: the same command again prints the same id and sends nothing new\n" +
+			"(\"already exists\" on stderr, exit 0). The same id with a different template, params, sign, app,\n" +
+			"priority, --at, --expire, --defer-daily-limit or set of recipients is refused with the differences\n" +
+			"named, exit 3. Recipients compare as a set of numbers with their own params: order, notation,\n" +
+			"duplicates and bad lines do not count.",
 		Args: exactArgs(0, "no arguments (numbers go in --to or --file)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			req := client.Request{
 				JobID: id, TemplateID: template, Params: params, SignName: sign, AppID: appID,
-				Priority: priority, Country: country, DeferDailyLimit: deferDaily,
+				Priority: priority, Country: country, DeferDailyLimit: deferDaily, Encoding: encoding,
 			}
 			if !f.Changed("template") {
 				return usagef("--template: required")
@@ -161,6 +184,9 @@ func (a *app) sendCommand() *cobra.Command {
 			}
 			if f.Changed("id") && id == "" {
 				return usagef("--id: empty")
+			}
+			if _, err := recipients.CanonicalEncoding(encoding); err != nil {
+				return usagef("--encoding: %q is not utf-8 or gb18030", encoding)
 			}
 			switch {
 			case len(to) > 0 && f.Changed("file"):
@@ -220,10 +246,23 @@ func (a *app) sendCommand() *cobra.Command {
 				fmt.Fprintf(a.stderr, "enqueue: neither --app nor SMS_SDK_APP_ID is set: using the app %s advertised by a worker\n", d.AppID)
 			}
 			res, err := c.Send(cmd.Context(), req)
-			var fe *client.FieldError
+			var (
+				fe *client.FieldError
+				ie *client.IdempotencyError
+			)
 			switch {
+			case errors.As(err, &ie):
+				return conflictError{idempotencyMessage(ie, appSource)}
 			case errors.As(err, &fe) && fe.Field == "Recipients":
 				return fmt.Errorf("nothing to send: %s", fe.Reason)
+			case errors.As(err, &fe) && fe.Field == "Encoding" && !f.Changed("file"):
+				return usageError{fmt.Errorf("--to: %s", fe.Reason)}
+			case errors.As(err, &fe) && fe.Field == "Encoding":
+				hint := ""
+				if mustCanonical(encoding) != recipients.EncodingGB18030 && strings.Contains(fe.Reason, "not valid UTF-8") {
+					hint = "\nIf the file was saved as GBK/GB18030 (Excel on a Chinese Windows), pass --encoding gb18030."
+				}
+				return fmt.Errorf("--file: %s.%s", fe.Reason, hint)
 			case errors.As(err, &fe):
 				return usageError{fmt.Errorf("%s: %s", flagOf(fe.Field, appSource), fe.Reason)}
 			case errors.Is(err, client.ErrNotEnqueued):
@@ -255,7 +294,24 @@ func (a *app) sendCommand() *cobra.Command {
 	f.BoolVar(&deferDaily, "defer-daily-limit", false, "defer, rather than fail, numbers over Tencent's daily per-number limit")
 	f.StringSliceVar(&to, "to", nil, "recipient number; repeat or separate with commas")
 	f.StringVar(&file, "file", "", "file of recipient lines, - for stdin")
+	f.StringVar(&encoding, "encoding", recipients.EncodingUTF8, "encoding of --file: utf-8 or gb18030 (gbk: Excel on a Chinese Windows)")
 	return cmd
+}
+
+// mustCanonical is the canonical name of an encoding already validated.
+func mustCanonical(name string) string {
+	enc, _ := recipients.CanonicalEncoding(name)
+	return enc
+}
+
+// idempotencyMessage words an IdempotencyError with the flags of the fields that differ.
+func idempotencyMessage(ie *client.IdempotencyError, appSource string) error {
+	parts := make([]string, len(ie.Differences))
+	for i, d := range ie.Differences {
+		parts[i] = fmt.Sprintf("%s (job: %s; this request: %s)", flagOf(d.Field, appSource), d.Job, d.Request)
+	}
+	return fmt.Errorf("job %s already exists for a different request: %s differ; nothing sent.\n"+
+		"Run the same command again to get the existing job, or choose another --id.", ie.JobID, strings.Join(parts, ", "))
 }
 
 // flagOf names the flag of a client.Request field.
@@ -277,6 +333,10 @@ func flagOf(field, appSource string) string {
 		return "--expire"
 	case "JobID":
 		return "--id"
+	case "Encoding":
+		return "--encoding"
+	case "DeferDailyLimit":
+		return "--defer-daily-limit"
 	case "Country":
 		return "--country"
 	case "Recipients":

@@ -2,7 +2,7 @@
 //
 //	enqueue send --template ID [--param V]... [--sign NAME] [--app ID] [--priority otp|normal|bulk]
 //	    [--at RFC3339] [--expire DURATION] [--id JOB_ID] [--country CN] [--defer-daily-limit]
-//	    (--to NUMBER... | --file PATH | --file -)
+//	    (--to NUMBER... | --file PATH | --file -) [--encoding utf-8|gb18030]
 //	enqueue status JOB_ID [--json] [--wait]
 //	enqueue cancel JOB_ID
 //	enqueue resume [--app ID]
@@ -11,7 +11,8 @@
 // (--redis-url, --redis-cluster-nodes; flags win), read like the worker reads them;
 // SMS_SDK_APP_ID and SMS_SIGN_NAME are the defaults of --app and --sign.
 //
-// Exit status: 0 success, 1 failure, 2 bad usage (a malformed flag, argument or setting).
+// Exit status: 0 success, 1 failure, 2 bad usage (a malformed flag, argument or setting), 3 send
+// --id names a job that was created by a different request (nothing sent).
 package main
 
 import (

@@ -14,6 +14,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tasks"
@@ -126,10 +127,134 @@ func TestSendFileWithBadLines(t *testing.T) {
 		t.Fatalf("%d tasks, want 3", got)
 	}
 
-	// The same id again: same id printed, nothing new.
-	r = h.run("", "send", "--template", "1000004", "--file", path, "--id", "file-job")
+	// The same command again: same id printed, nothing new.
+	r = h.run("", "send", "--template", "1000004", "--param", "Friend", "--file", path, "--id", "file-job", "--priority", "bulk")
 	if r.code != 0 || r.stdout != "file-job\n" || !strings.Contains(r.stderr, "already exists") {
 		t.Fatalf("resend: %+v", r)
+	}
+	// The same id with another request: refused, naming the flags that differ, exit 3.
+	r = h.run("", "send", "--template", "1000004", "--file", path, "--id", "file-job")
+	if r.code != exitConflict || r.stdout != "" {
+		t.Fatalf("resend with other flags: %+v", r)
+	}
+	for _, want := range []string{"file-job already exists for a different request", "--param", `--priority (job: "bulk"; this request: "normal")`, "nothing sent"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if got := len(h.pendingTasks("file-job")); got != 3 {
+		t.Fatalf("%d tasks after the refused resend, want 3", got)
+	}
+}
+
+// TestSendIDConflict: `send --id X` again with other recipients or another template is refused
+// with exit 3 and the differences named; the same recipients in another order are the same job.
+func TestSendIDConflict(t *testing.T) {
+	h := newHarness(t)
+	r := h.run("", "send", "--template", "1000002", "--id", "promo", "--to", "13800138000,13800138001")
+	if r.code != 0 || r.stdout != "promo\n" {
+		t.Fatalf("first: %+v", r)
+	}
+	r = h.run("", "send", "--template", "1000002", "--id", "promo", "--to", "+86 138 0013 8001", "--to", "13800138000")
+	if r.code != 0 || r.stdout != "promo\n" || !strings.Contains(r.stderr, "already exists (2 recipients): nothing new sent") {
+		t.Fatalf("same recipients reordered: %+v", r)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"other recipients", []string{"--template", "1000002", "--to", "13800138000,13800138002"},
+			[]string{"--to/--file (job: 2 recipients (other numbers or params); this request: 2 recipients (other numbers or params))"}},
+		{"other template", []string{"--template", "1000003", "--to", "13800138000,13800138001"}, []string{`--template (job: "1000002"; this request: "1000003")`}},
+		{"other params and app", []string{"--template", "1000002", "--param", "x", "--app", "1400000002", "--to", "13800138000,13800138001"},
+			[]string{"--param", `--app (job: "1400000001"; this request: "1400000002")`}},
+		{"other daily-limit choice", []string{"--template", "1000002", "--defer-daily-limit", "--to", "13800138000,13800138001"}, []string{"--defer-daily-limit"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.run("", append([]string{"send", "--id", "promo"}, tt.args...)...)
+			if r.code != exitConflict || r.stdout != "" {
+				t.Fatalf("exit %d stdout %q stderr %q; want exit 3", r.code, r.stdout, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+		})
+	}
+	if got := len(h.pendingTasks("promo")); got != 1 {
+		t.Fatalf("%d tasks, want 1", got)
+	}
+}
+
+// TestSendFarFutureAt: --at 2500-01-01 used to be stored already expired, reported as "already
+// exists" with exit 0; it is a usage error naming --at, and nothing is stored.
+func TestSendFarFutureAt(t *testing.T) {
+	h := newHarness(t)
+	r := h.run("", "send", "--template", "1000002", "--id", "far", "--at", "2500-01-01T00:00:00Z", "--to", "13800138000")
+	if r.code != exitUsage || r.stdout != "" || !strings.Contains(r.stderr, "--at: 2500-01-01T00:00:00Z is more than a year ahead") {
+		t.Fatalf("%+v", r)
+	}
+	if _, err := store.New(h.rdb, store.Options{}).Status(context.Background(), "far"); err == nil {
+		t.Fatal("job stored")
+	}
+	at := time.Now().Add(300 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	r = h.run("", "send", "--template", "1000002", "--id", "far", "--at", at, "--to", "13800138000")
+	if r.code != 0 || r.stdout != "far\n" {
+		t.Fatalf("300 days ahead: %+v", r)
+	}
+	r = h.run("", "status", "far", "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"state":"scheduled"`) {
+		t.Fatalf("status: %+v", r)
+	}
+}
+
+// TestSendGBKFile: a CSV saved by Excel on a Chinese Windows (GBK) is refused as it is, with the
+// line numbers and a hint, and nothing is sent; with --encoding gb18030 it is sent intact.
+func TestSendGBKFile(t *testing.T) {
+	h := newHarness(t)
+	content, err := simplifiedchinese.GBK.NewEncoder().String("手机号,姓名\n13800138000,张三\n13800138001,Ada\n13800138002,李四\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "excel.csv")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := h.run("", "send", "--template", "1000002", "--id", "gbk", "--file", path)
+	if r.code != exitFailure || r.stdout != "" {
+		t.Fatalf("exit %d stdout %q stderr %q; want exit 1", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"line 1: not valid UTF-8", "line 2: not valid UTF-8", "line 4: not valid UTF-8",
+		"--file: line 1 is not valid UTF-8 (3 such lines)", "nothing sent", "--encoding gb18030"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "line 3:") {
+		t.Errorf("line 3 is ASCII, yet reported:\n%s", r.stderr)
+	}
+	if _, err := store.New(h.rdb, store.Options{}).Status(context.Background(), "gbk"); err == nil {
+		t.Fatal("job stored")
+	}
+
+	r = h.run("", "send", "--template", "1000002", "--id", "gbk", "--file", path, "--encoding", "gb18030")
+	if r.code != 0 || r.stdout != "gbk\n" || !strings.Contains(r.stderr, "3 recipients") || !strings.Contains(r.stderr, "1 rejected") {
+		t.Fatalf("gb18030: %+v", r)
+	}
+	s := store.New(h.rdb, store.Options{})
+	var params []string
+	for b := range 3 {
+		cr, err := s.Claim(context.Background(), "gbk", b, "tok")
+		if err != nil {
+			t.Fatal(err)
+		}
+		params = append(params, strings.Join(cr.Params, "|"))
+	}
+	if strings.Join(params, ",") != "张三,Ada,李四" {
+		t.Fatalf("params %q", params)
 	}
 }
 
@@ -189,6 +314,10 @@ func TestSendUsageErrorsNameTheFlag(t *testing.T) {
 		{"bad SMS_SDK_APP_ID", base, map[string]string{"SMS_SDK_APP_ID": "app"}, "SMS_SDK_APP_ID"},
 		{"cluster password without nodes", base, map[string]string{"REDIS_CLUSTER_PASSWORD": "pw"}, "REDIS_CLUSTER_PASSWORD"},
 		{"status without id", []string{"status"}, nil, "JOB_ID"},
+		{"at beyond a year", append(base, "--at", time.Now().Add(400*24*time.Hour).Format(time.RFC3339)), nil, "--at"},
+		{"expire beyond the bound", append(base, "--expire", "20000h"), nil, "--expire"},
+		{"unknown encoding", append([]string{"send", "--template", "1", "--file", "-"}, "--encoding", "latin1"), nil, "--encoding"},
+		{"to not utf-8", []string{"send", "--template", "1", "--to", "1380013800\xff"}, nil, "--to"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,19 +498,26 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	r = h.run("", "send", "--help")
-	for _, f := range []string{"--template", "--param", "--sign", "--app", "--priority", "--at", "--expire", "--id", "--country", "--defer-daily-limit", "--to", "--file"} {
+	for _, f := range []string{"--template", "--param", "--sign", "--app", "--priority", "--at", "--expire", "--id", "--country", "--defer-daily-limit", "--to", "--file",
+		"--encoding", "gb18030", "exit 3", "a year"} {
 		if !strings.Contains(r.stdout, f) {
 			t.Errorf("send --help lacks %s", f)
 		}
+	}
+	r = h.run("", "--help")
+	if !strings.Contains(r.stdout, "Exit status") || !strings.Contains(r.stdout, "3 send --id") {
+		t.Errorf("--help lacks the exit codes:\n%s", r.stdout)
 	}
 }
 
 // FuzzSendFile feeds arbitrary files through `send --file -` (the line parser and normaliser of
 // package recipients, then the store): enqueue never panics, exits 0 with a job id alone on
-// stdout or 1 with nothing on stdout, and reports each bad line with its line number.
+// stdout or 1 with nothing on stdout (no valid recipients, or text not valid in its encoding:
+// nothing sent), and reports each bad line with its line number.
 func FuzzSendFile(f *testing.F) {
 	for _, s := range []string{"13800138000\n", "13800138000,1,2\n# c\n\n+1 650 253 0000\nbad\n", "\"a,b\n\"c\n",
-		"\xef\xbb\xbf13800138000\r\n", ",\n,,,\n", "13800138000,\"x\n13800138001\n", "\x00\xff\n"} {
+		"\xef\xbb\xbf13800138000\r\n", ",\n,,,\n", "13800138000,\"x\n13800138001\n", "\x00\xff\n",
+		"\xff\xfe0", "13800138000,\xd5\xc5\xc8\xfd\n13800138001\n"} {
 		f.Add(s)
 	}
 	mr := miniredis.NewMiniRedis()
@@ -401,7 +537,7 @@ func FuzzSendFile(f *testing.F) {
 				t.Fatalf("stdout %q", out.String())
 			}
 		case 1:
-			if out.Len() != 0 || !strings.Contains(errb.String(), "no valid recipients") {
+			if out.Len() != 0 || !strings.Contains(errb.String(), "no valid recipients") && !strings.Contains(errb.String(), "nothing sent") {
 				t.Fatalf("exit 1: stdout %q stderr %q", out.String(), errb.String())
 			}
 		default:
