@@ -245,8 +245,12 @@ var knownActions = map[string]bool{
 	"PullSmsReplyStatusByPhoneNumber": true, "ReportConversion": true,
 }
 
-// ServeHTTP answers one API call.
+// ServeHTTP answers one API call, or a GET of StatsPath.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == StatsPath {
+		s.serveStats(w, r)
+		return
+	}
 	reqID := uuid.NewString()
 	action := r.Header.Get("X-TC-Action")
 	now := s.now()
