@@ -51,6 +51,7 @@ type Server struct {
 	tplOrder    []uint32
 	nextTplID   uint32
 	numbers     map[uint64]numberState
+	drawn       map[uint64]struct{} // numbers that faced NumberErrorRate (NumberErrorFirstAttempt)
 	receipts    receiptLog
 	sessions    map[uint32]string // receipt index -> SessionContext (ReceiptSessionContext only)
 	delayMs     int64

@@ -85,6 +85,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&c.Faults.NumberErrorRate, "number-error-rate", 0, "share of valid numbers answered with a per-number code from --number-error-codes")
 	fs.StringVar(&numberErrorCodes, "number-error-codes", strings.Join(sandbox.DefaultNumberErrorCodes, ","),
 		"per-number codes drawn by --number-error-rate, comma-separated, e.g. LimitExceeded.PhoneNumberThirtySecondLimit")
+	fs.BoolVar(&c.Faults.NumberErrorFirstAttempt, "number-error-first-attempt", false,
+		"expose only a number's first SendSms to --number-error-rate (a resend is answered normally)")
 	fs.BoolVar(&c.Faults.ErrorAfterSend, "error-after-send", false, "inject --error-rate SendSms errors after the send is recorded (outcome unknown to the client)")
 	fs.StringVar(&c.Faults.HaltCode, "halt-code", "", "answer every SendSms with this error code, e.g. FailedOperation.InsufficientBalanceInSmsPackage")
 	if err := fs.Parse(args); err != nil {

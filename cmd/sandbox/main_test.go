@@ -152,12 +152,14 @@ func TestParseFlagsNumberFaults(t *testing.T) {
 		wantCodes []string
 		wantJit   time.Duration
 		wantAfter bool
+		wantFirst bool
 	}{
-		{"defaults", nil, 0, sandbox.DefaultNumberErrorCodes, 0, false},
+		{"defaults", nil, 0, sandbox.DefaultNumberErrorCodes, 0, false, false},
 		{"thirty-second rule", []string{"--number-error-rate", "0.01", "--number-error-codes",
-			" LimitExceeded.PhoneNumberThirtySecondLimit ,", "--latency-jitter", "7ms", "--error-after-send"},
-			0.01, []string{"LimitExceeded.PhoneNumberThirtySecondLimit"}, 7 * time.Millisecond, true},
-		{"two codes", []string{"--number-error-codes", "A.B,C.D"}, 0, []string{"A.B", "C.D"}, 0, false},
+			" LimitExceeded.PhoneNumberThirtySecondLimit ,", "--latency-jitter", "7ms", "--error-after-send",
+			"--number-error-first-attempt"},
+			0.01, []string{"LimitExceeded.PhoneNumberThirtySecondLimit"}, 7 * time.Millisecond, true, true},
+		{"two codes", []string{"--number-error-codes", "A.B,C.D"}, 0, []string{"A.B", "C.D"}, 0, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,7 +169,7 @@ func TestParseFlagsNumberFaults(t *testing.T) {
 			}
 			f := o.cfg.Faults
 			if f.NumberErrorRate != tt.wantRate || strings.Join(f.NumberErrorCodes, "|") != strings.Join(tt.wantCodes, "|") ||
-				f.LatencyJitter != tt.wantJit || f.ErrorAfterSend != tt.wantAfter {
+				f.LatencyJitter != tt.wantJit || f.ErrorAfterSend != tt.wantAfter || f.NumberErrorFirstAttempt != tt.wantFirst {
 				t.Errorf("faults = %+v", f)
 			}
 		})
