@@ -107,6 +107,10 @@ type Faults struct {
 	// DefaultNumberErrorCodes).
 	NumberErrorRate  float64
 	NumberErrorCodes []string
+	// NumberErrorFirstAttempt exposes only a number's first appearance in a
+	// SendSms call to NumberErrorRate; later calls answer it normally, as
+	// Tencent's 30-second rule lets a resend 35 s later through.
+	NumberErrorFirstAttempt bool
 
 	// DropRate is the share of SendSms calls whose reply is lost: the send
 	// is recorded and its receipts created, then the connection is closed

@@ -215,7 +215,7 @@ func (s *Server) commitSend(t *tpl, phones []phone, valid []bool, fee uint64, se
 			res[i].code = code
 			continue
 		}
-		if f.NumberErrorRate > 0 && s.rng.Float64() < f.NumberErrorRate {
+		if f.NumberErrorRate > 0 && s.drawNumberError(p.digits, f.NumberErrorFirstAttempt) {
 			res[i].code = f.NumberErrorCodes[s.rng.IntN(len(f.NumberErrorCodes))]
 			continue
 		}
@@ -285,6 +285,21 @@ func (s *Server) commitSend(t *tpl, phones []phone, valid []bool, fee uint64, se
 		s.feeUsed += fee
 	}
 	return res, nil
+}
+
+// drawNumberError reports whether a number gets an injected per-number code.
+// With firstOnly, a number faces the draw once. Callers hold s.mu.
+func (s *Server) drawNumberError(digits uint64, firstOnly bool) bool {
+	if firstOnly {
+		if _, seen := s.drawn[digits]; seen {
+			return false
+		}
+		if s.drawn == nil {
+			s.drawn = make(map[uint64]struct{})
+		}
+		s.drawn[digits] = struct{}{}
+	}
+	return s.rng.Float64() < s.faults.NumberErrorRate
 }
 
 func (s *Server) lookupTemplate(id string) (*tpl, *apiError) {

@@ -51,6 +51,7 @@ type Server struct {
 	tplOrder    []uint32
 	nextTplID   uint32
 	numbers     map[uint64]numberState
+	drawn       map[uint64]struct{} // numbers that faced NumberErrorRate (NumberErrorFirstAttempt)
 	receipts    receiptLog
 	sessions    map[uint32]string // receipt index -> SessionContext (ReceiptSessionContext only)
 	delayMs     int64
@@ -245,8 +246,12 @@ var knownActions = map[string]bool{
 	"PullSmsReplyStatusByPhoneNumber": true, "ReportConversion": true,
 }
 
-// ServeHTTP answers one API call.
+// ServeHTTP answers one API call, or a GET of StatsPath.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == StatsPath {
+		s.serveStats(w, r)
+		return
+	}
 	reqID := uuid.NewString()
 	action := r.Header.Get("X-TC-Action")
 	now := s.now()

@@ -4,6 +4,9 @@
 //
 //	go run ./cmd/sandbox --addr 127.0.0.1:9000
 //
+// GET http://127.0.0.1:9000/_sandbox/stats returns its counters as JSON
+// (sandbox.Stats: calls by action, numbers sent, duplicate sends, receipts).
+//
 // Point the official SDK at it with HttpProfile.Scheme "HTTP" and
 // HttpProfile.Endpoint "127.0.0.1:9000", using the credentials, app ID,
 // sign name and template IDs printed at start-up.
@@ -57,7 +60,7 @@ type options struct {
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{cfg: sandbox.DefaultConfig()}
 	c := &o.cfg
-	var signNames string
+	var signNames, numberErrorCodes string
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:9000", "listen address")
@@ -78,6 +81,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&c.Faults.ErrorRate, "error-rate", 0, "share of calls answered with an InternalError.* code")
 	fs.Float64Var(&c.Faults.DropRate, "drop-rate", 0, "share of SendSms replies lost after the send is recorded")
 	fs.IntVar(&c.Faults.QPS, "qps", 0, "calls per second per action before RequestLimitExceeded (0: unlimited)")
+	fs.DurationVar(&c.Faults.LatencyJitter, "latency-jitter", 0, "uniform random latency in [0, jitter) added to --latency")
+	fs.Float64Var(&c.Faults.NumberErrorRate, "number-error-rate", 0, "share of valid numbers answered with a per-number code from --number-error-codes")
+	fs.StringVar(&numberErrorCodes, "number-error-codes", strings.Join(sandbox.DefaultNumberErrorCodes, ","),
+		"per-number codes drawn by --number-error-rate, comma-separated, e.g. LimitExceeded.PhoneNumberThirtySecondLimit")
+	fs.BoolVar(&c.Faults.NumberErrorFirstAttempt, "number-error-first-attempt", false,
+		"expose only a number's first SendSms to --number-error-rate (a resend is answered normally)")
+	fs.BoolVar(&c.Faults.ErrorAfterSend, "error-after-send", false, "inject --error-rate SendSms errors after the send is recorded (outcome unknown to the client)")
 	fs.StringVar(&c.Faults.HaltCode, "halt-code", "", "answer every SendSms with this error code, e.g. FailedOperation.InsufficientBalanceInSmsPackage")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -87,6 +97,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	c.Faults.NumberErrorCodes = nil
+	for _, code := range strings.Split(numberErrorCodes, ",") {
+		if code = strings.TrimSpace(code); code != "" {
+			c.Faults.NumberErrorCodes = append(c.Faults.NumberErrorCodes, code)
+		}
 	}
 	c.SignNames = nil
 	for _, n := range strings.Split(signNames, ",") {

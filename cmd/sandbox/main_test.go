@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -138,5 +140,101 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	err = run(context.Background(), []string{"--log-level", "loud"}, io.Discard, io.Discard, nil)
 	if !errors.Is(err, errUsage) {
 		t.Errorf("run = %v, want a usage error", err)
+	}
+}
+
+func TestParseFlagsNumberFaults(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		args      []string
+		wantRate  float64
+		wantCodes []string
+		wantJit   time.Duration
+		wantAfter bool
+		wantFirst bool
+	}{
+		{"defaults", nil, 0, sandbox.DefaultNumberErrorCodes, 0, false, false},
+		{"thirty-second rule", []string{"--number-error-rate", "0.01", "--number-error-codes",
+			" LimitExceeded.PhoneNumberThirtySecondLimit ,", "--latency-jitter", "7ms", "--error-after-send",
+			"--number-error-first-attempt"},
+			0.01, []string{"LimitExceeded.PhoneNumberThirtySecondLimit"}, 7 * time.Millisecond, true, true},
+		{"two codes", []string{"--number-error-codes", "A.B,C.D"}, 0, []string{"A.B", "C.D"}, 0, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseFlags(tt.args, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := o.cfg.Faults
+			if f.NumberErrorRate != tt.wantRate || strings.Join(f.NumberErrorCodes, "|") != strings.Join(tt.wantCodes, "|") ||
+				f.LatencyJitter != tt.wantJit || f.ErrorAfterSend != tt.wantAfter || f.NumberErrorFirstAttempt != tt.wantFirst {
+				t.Errorf("faults = %+v", f)
+			}
+		})
+	}
+	if _, err := parseFlags([]string{"--number-error-rate", "x"}, io.Discard); !errors.Is(err, errUsage) {
+		t.Errorf("bad rate: %v", err)
+	}
+}
+
+func TestRunServesStats(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--log-level", "error", "--number-error-rate", "1",
+			"--number-error-codes", "LimitExceeded.PhoneNumberThirtySecondLimit"}, io.Discard, io.Discard,
+			func(a string) { addrc <- a })
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatalf("run ended early: %v", err)
+	}
+	cpf := profile.NewClientProfile()
+	cpf.HttpProfile.Scheme = "HTTP"
+	cpf.HttpProfile.Endpoint = addr
+	cpf.NetworkFailureMaxRetries = 0
+	client, err := sms.NewClient(common.NewCredential(sandbox.DefaultSecretID, sandbox.DefaultSecretKey), "ap-guangzhou", cpf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := sms.NewSendSmsRequest()
+	req.SmsSdkAppId = common.StringPtr(sandbox.DefaultAppID)
+	req.SignName = common.StringPtr(sandbox.DefaultSignName)
+	req.TemplateId = common.StringPtr(sandbox.TemplateNotice)
+	req.TemplateParamSet = common.StringPtrs([]string{"SO-1"})
+	req.PhoneNumberSet = common.StringPtrs([]string{"+8613812345678", "+8613812345679"})
+	resp, err := client.SendSms(req)
+	if err != nil {
+		t.Fatalf("SendSms: %v", err)
+	}
+	for _, st := range resp.Response.SendStatusSet {
+		if *st.Code != "LimitExceeded.PhoneNumberThirtySecondLimit" {
+			t.Errorf("code %s, want the injected per-number code", *st.Code)
+		}
+	}
+
+	hr, err := http.Get("http://" + addr + sandbox.StatsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hr.Body.Close()
+	var st sandbox.Stats
+	if err := json.NewDecoder(hr.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if hr.StatusCode != http.StatusOK || st.Calls["SendSms"] != 1 || st.NumbersSent != 0 ||
+		st.NumberErrors["LimitExceeded.PhoneNumberThirtySecondLimit"] != 2 {
+		t.Errorf("GET %s: %d %+v", sandbox.StatsPath, hr.StatusCode, st)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }
