@@ -341,8 +341,7 @@ func (r *Result) Accepted() int64 { return r.Sandbox.NumbersSent - r.Sandbox.Dup
 // settled is the harness's end condition: the job reached a final state with nothing pending or
 // unknown and a receipt for every sent number.
 func settled(st store.Status) bool {
-	final := st.State == store.StateDone || st.State == store.StateFailed || st.State == store.StateCancelled
-	return final && st.Pending == 0 && st.Unknown == 0 && st.Delivered+st.Undelivered == st.Sent
+	return st.State.Final() && st.Pending == 0 && st.Unknown == 0 && st.Delivered+st.Undelivered == st.Sent
 }
 
 // Evaluate lists the criteria that r fails: settled within the deadline (or timeout),
