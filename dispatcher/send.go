@@ -487,7 +487,11 @@ func (h *SendHandler) commit(ctx context.Context, log *zap.Logger, cr store.Clai
 		log.Warn("serial numbers not indexed, sent numbers committed as unknown", zap.Error(err))
 		results = sentAsUnknown(results)
 	}
-	cres, err := h.store.Commit(ctx, jobID, batch, token, results)
+	var cres store.CommitResult
+	err := h.persist(ctx, func(ctx context.Context) (err error) {
+		cres, err = h.store.Commit(ctx, jobID, batch, token, results)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("dispatcher: commit %s/%d: %w", jobID, batch, err)
 	}
@@ -641,25 +645,51 @@ func (h *SendHandler) parkHalted(ctx context.Context, log *zap.Logger, jobID str
 }
 
 // release gives a claim back (nothing was sent, the attempt does not count). It runs even after
-// ctx ended.
+// ctx ended, and keeps trying through a short Redis outage (see persist): a release that does not
+// land leaves the batch reserved until its lease runs out.
 func (h *SendHandler) release(ctx context.Context, jobID string, batch int, token string) error {
-	rctx, cancel := detached(ctx, h.commitTimeout)
-	defer cancel()
-	if err := h.store.Release(rctx, jobID, batch, token); err != nil {
+	if err := h.persist(ctx, func(ctx context.Context) error { return h.store.Release(ctx, jobID, batch, token) }); err != nil {
 		return fmt.Errorf("dispatcher: release %s/%d: %w", jobID, batch, err)
 	}
 	return nil
 }
 
 // requeue gives a launched claim back after Tencent refused the call as a whole; the attempt
-// counts. It runs even after ctx ended.
+// counts. It runs even after ctx ended, through a short Redis outage (see persist).
 func (h *SendHandler) requeue(ctx context.Context, jobID string, batch int, token string) error {
-	rctx, cancel := detached(ctx, h.commitTimeout)
-	defer cancel()
-	if err := h.store.Requeue(rctx, jobID, batch, token); err != nil {
+	if err := h.persist(ctx, func(ctx context.Context) error { return h.store.Requeue(ctx, jobID, batch, token) }); err != nil {
 		return fmt.Errorf("dispatcher: requeue %s/%d: %w", jobID, batch, err)
 	}
 	return nil
+}
+
+// Backoff of persist between tries.
+const (
+	persistBaseDelay = 100 * time.Millisecond
+	persistMaxDelay  = time.Second
+)
+
+// persist runs write, an idempotent store write that must land (a release, a requeue, a commit),
+// until it succeeds, fails for a reason retrying cannot change (not found, invalid input), or
+// CommitTimeout has passed since the first try, with backoff between tries. It ignores the end of
+// ctx: what these writes record is already true (nothing was sent, or Tencent answered), and
+// dropping them would leave the batch reserved or its numbers unknown.
+func (h *SendHandler) persist(ctx context.Context, write func(ctx context.Context) error) error {
+	pctx, cancel := detached(ctx, h.commitTimeout)
+	defer cancel()
+	wait := persistBaseDelay
+	for {
+		err := write(pctx)
+		if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+			return err
+		}
+		select {
+		case <-pctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, persistMaxDelay)
+	}
 }
 
 // haltOf returns the app's halt, through the process-wide cache.

@@ -69,10 +69,11 @@ func newSendFixture(t *testing.T, prio string) *sendFixture {
 	}
 	f.h, err = NewSendHandler(SendConfig{
 		Store: f.st, Sender: f.snd, Enqueuer: f.enq, Limiter: f.lim, Metrics: f.m,
-		Policy:       retry.Policy{Rand: func() float64 { return 0.5 }},
-		HaltCacheTTL: -1,
-		SignName:     "Sandbox",
-		Now:          f.clock.Now,
+		Policy:        retry.Policy{Rand: func() float64 { return 0.5 }},
+		HaltCacheTTL:  -1,
+		CommitTimeout: 500 * time.Millisecond, // how long persist keeps retrying a failing write
+		SignName:      "Sandbox",
+		Now:           f.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -658,6 +659,55 @@ func TestSendCommitError(t *testing.T) {
 	if err := f.run(t); !errors.Is(err, boom) || !IsFailure(err) {
 		t.Errorf("ProcessTask = %v, want a failure", err)
 	}
+}
+
+// TestSendWritesOutlastAShortOutage: a commit, a release or a requeue that fails while Redis
+// restarts is tried again until it lands (within CommitTimeout), so the batch neither stays
+// reserved until its lease runs out nor turns unknown.
+func TestSendWritesOutlastAShortOutage(t *testing.T) {
+	down := errors.New("dial tcp: connection refused")
+	flaky := func(n *int) error {
+		*n++
+		if *n <= 2 {
+			return down
+		}
+		return nil
+	}
+	t.Run("commit", func(t *testing.T) {
+		f := newSendFixture(t, tasks.PriorityNormal)
+		n := 0
+		f.st.CommitFunc = func(context.Context, string, int, string, []store.NumberResult) (store.CommitResult, error) {
+			return store.CommitResult{Applied: true}, flaky(&n)
+		}
+		if err := f.run(t); err != nil || n != 3 {
+			t.Fatalf("ProcessTask = %v after %d commits, want nil after 3", err, n)
+		}
+	})
+	t.Run("release after the limiter failed", func(t *testing.T) {
+		f := newSendFixture(t, tasks.PriorityNormal)
+		f.lim.WaitFunc = func(context.Context) error { return down }
+		n := 0
+		f.st.ReleaseFunc = func(context.Context, string, int, string) error { return flaky(&n) }
+		err := f.run(t)
+		if !errors.Is(err, down) || n != 3 {
+			t.Fatalf("ProcessTask = %v after %d releases, want the limiter error after 3", err, n)
+		}
+		if strings.Contains(err.Error(), "release") {
+			t.Fatalf("ProcessTask = %v: the release landed, it is no error", err)
+		}
+	})
+	t.Run("requeue", func(t *testing.T) {
+		f := newSendFixture(t, tasks.PriorityNormal)
+		f.snd.SendSmsFunc = func(context.Context, tencentsms.SendRequest) (*tencentsms.SendResult, error) {
+			return nil, &tencentsms.Error{Code: "RequestLimitExceeded"}
+		}
+		n := 0
+		f.st.RequeueFunc = func(context.Context, string, int, string) error { return flaky(&n) }
+		asRetryAfter(t, f.run(t))
+		if n != 3 {
+			t.Fatalf("requeues = %d, want 3", n)
+		}
+	})
 }
 
 func TestSendEnqueueConflictIsFine(t *testing.T) {
