@@ -59,6 +59,10 @@ type ReceiptStore interface {
 	SaveReceiptPage(ctx context.Context, app string, page []store.Receipt) (string, error)
 	SavedReceiptPages(ctx context.Context, app string) ([]store.SavedPage, error)
 	ApplyReceiptPage(ctx context.Context, app string, page store.SavedPage) (store.ApplyStats, error)
+	MarkPull(ctx context.Context, app string, at time.Time) error
+	ClearPull(ctx context.Context, app string) error
+	TakePullMark(ctx context.Context, app string) (time.Time, bool, error)
+	SuspectReceiptLoss(ctx context.Context, at time.Time) error
 }
 
 // SweepStore is what Sweeper needs from the store.

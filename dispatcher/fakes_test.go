@@ -57,6 +57,51 @@ type fakeStore struct {
 	PendingBatchesFunc    func(ctx context.Context, job string) ([]store.Batch, error)
 	UnknownBatchesFunc    func(ctx context.Context, job string) ([]int, error)
 	HaltsFunc             func(ctx context.Context) ([]store.Halt, error)
+	MarkPullFunc          func(ctx context.Context, app string, at time.Time) error
+	ClearPullFunc         func(ctx context.Context, app string) error
+	TakePullMarkFunc      func(ctx context.Context, app string) (time.Time, bool, error)
+	SuspectLossFunc       func(ctx context.Context, at time.Time) error
+	LossSuspectedFunc     func(ctx context.Context) (time.Time, error)
+}
+
+func (f *fakeStore) MarkPull(ctx context.Context, app string, at time.Time) error {
+	f.record(ctx, "MarkPull")
+	if f.MarkPullFunc == nil {
+		return nil
+	}
+	return f.MarkPullFunc(ctx, app, at)
+}
+
+func (f *fakeStore) ClearPull(ctx context.Context, app string) error {
+	f.record(ctx, "ClearPull")
+	if f.ClearPullFunc == nil {
+		return nil
+	}
+	return f.ClearPullFunc(ctx, app)
+}
+
+func (f *fakeStore) TakePullMark(ctx context.Context, app string) (time.Time, bool, error) {
+	f.record(ctx, "TakePullMark")
+	if f.TakePullMarkFunc == nil {
+		return time.Time{}, false, nil
+	}
+	return f.TakePullMarkFunc(ctx, app)
+}
+
+func (f *fakeStore) SuspectReceiptLoss(ctx context.Context, at time.Time) error {
+	f.record(ctx, "SuspectReceiptLoss")
+	if f.SuspectLossFunc == nil {
+		return nil
+	}
+	return f.SuspectLossFunc(ctx, at)
+}
+
+func (f *fakeStore) ReceiptLossSuspected(ctx context.Context) (time.Time, error) {
+	f.record(ctx, "ReceiptLossSuspected")
+	if f.LossSuspectedFunc == nil {
+		return time.Time{}, nil
+	}
+	return f.LossSuspectedFunc(ctx)
 }
 
 var _ Store = (*fakeStore)(nil)

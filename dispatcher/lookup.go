@@ -42,9 +42,16 @@ type LookupStore interface {
 	SerialRefs(ctx context.Context, serials []string) (map[string]store.SerialRef, error)
 	SaveReceiptPage(ctx context.Context, app string, page []store.Receipt) (string, error)
 	ApplyReceiptPage(ctx context.Context, app string, page store.SavedPage) (store.ApplyStats, error)
+	ReceiptLossSuspected(ctx context.Context) (time.Time, error)
 }
 
 var _ LookupStore = (*store.Store)(nil)
+
+// ReceiptLossGrace is how long after a suspected receipt loss (a pull whose page may be lost:
+// store.TakePullMark) the numbers sent before it that still have no receipt wait before they are
+// looked up, instead of their whole lookup age: time for the puller to bring the pages that
+// were not lost.
+const ReceiptLossGrace = 30 * time.Second
 
 // ReceiptLookupConfig configures a ReceiptLookup. Store, Puller and Limiter are required.
 type ReceiptLookupConfig struct {
@@ -198,7 +205,21 @@ func (l *ReceiptLookup) roundDue(sentAt time.Time, r int) time.Time {
 // batches, stopping if it is lost).
 func (l *ReceiptLookup) LookupOnce(ctx context.Context) error {
 	now := l.now()
-	batches, err := l.store.AwaitingReceipts(ctx, now.Add(-l.age), l.maxPerRun)
+	sentBefore := now.Add(-l.age)
+	// After a suspected loss, numbers sent before it are looked up once the grace has passed.
+	loss, err := l.store.ReceiptLossSuspected(ctx)
+	if err != nil {
+		return fmt.Errorf("dispatcher: receipt lookup: %w", err)
+	}
+	// (Sent before the loss and at least the grace ago.)
+	early := loss
+	if cutoff := now.Add(-ReceiptLossGrace); early.After(cutoff) {
+		early = cutoff
+	}
+	if early.After(sentBefore) {
+		sentBefore = early
+	}
+	batches, err := l.store.AwaitingReceipts(ctx, sentBefore, l.maxPerRun)
 	if err != nil {
 		return fmt.Errorf("dispatcher: receipt lookup: %w", err)
 	}

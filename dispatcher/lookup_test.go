@@ -279,3 +279,48 @@ func TestReceiptLookupAppliesOwnReceiptsOnly(t *testing.T) {
 		t.Errorf("marks = %+v, want %+v", st.marks, want)
 	}
 }
+
+// A puller killed between a pull's reply and the save leaves its pull mark: the next holder of
+// the pull lease records a suspected loss, and the numbers sent before it are looked up once
+// ReceiptLossGrace has passed, not after the whole lookup age.
+func TestIntegrationLeftPullMarkLooksUpSoon(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		it := newITest(t, b, nil)
+		job := it.createJob(t, tasks.PriorityBulk, 250, 200)
+		for batch := range 2 {
+			if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, batch)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		it.clock.Add(3 * time.Second)
+		// The dead puller marked its pull, pulled the first page and died before saving it.
+		if err := it.st.MarkPull(it.ctx, it.app, it.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := it.client.PullSendStatus(it.ctx, it.app, tencentsms.MaxPullLimit); err != nil {
+			t.Fatal(err)
+		}
+		if err := it.newPuller(t, "p2").PullOnce(it.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if loss, err := it.st.ReceiptLossSuspected(it.ctx); err != nil || loss.IsZero() {
+			t.Fatalf("ReceiptLossSuspected = %v, %v; want the dead pull's time", loss, err)
+		}
+		l, cl := it.newLookup(t, 0)
+		if err := l.LookupOnce(it.ctx); err != nil || cl.calls != 0 {
+			t.Fatalf("%d lookups within the grace (%v)", cl.calls, err)
+		}
+		it.clock.Add(ReceiptLossGrace)
+		if err := l.LookupOnce(it.ctx); err != nil {
+			t.Fatal(err)
+		}
+		st := it.status(t, job)
+		if st.Delivered+st.Undelivered != 250 || st.State != store.StateDone || cl.calls != 100 {
+			t.Errorf("after the lookups: %+v with %d lookups; want 250 receipts, done, 100 lookups", st, cl.calls)
+		}
+		// A puller that saves its pages leaves no mark.
+		if _, ok, err := it.st.TakePullMark(it.ctx, it.app); err != nil || ok {
+			t.Errorf("TakePullMark after clean pulls = %v, %v; want none", ok, err)
+		}
+	})
+}

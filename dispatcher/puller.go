@@ -217,6 +217,9 @@ func (p *Puller) pullApp(ctx context.Context, app string) error {
 		if err := p.saveAndApply(ctx, app, page); err != nil {
 			return err
 		}
+		if err := p.clearPull(ctx, app); err != nil {
+			return err
+		}
 		log.Info("receipt page kept in memory is saved; pulls of the app go on", zap.Int("receipts", len(page)))
 	}
 	ok, err := p.lease(ctx, app)
@@ -236,6 +239,15 @@ func (p *Puller) pullApp(ctx context.Context, app string) error {
 	if len(saved) > 0 {
 		log.Info("applied receipt pages left by an earlier run", zap.Int("pages", len(saved)))
 	}
+	// A pull mark left by an earlier holder: it died (or could not save) between a pull and the
+	// save of its page, which may be lost. The receipt lookup looks the numbers sent before it
+	// up soon.
+	if at, ok, err := p.store.TakePullMark(ctx, app); err != nil {
+		return fmt.Errorf("dispatcher: pull %s: %w", app, err)
+	} else if ok {
+		log.Warn("a receipt page may be lost (a pull was not saved): numbers sent before it without a receipt are looked up",
+			zap.Time("pulled_at", at))
+	}
 	for range p.maxPages {
 		if err := p.limiter.Wait(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -245,6 +257,9 @@ func (p *Puller) pullApp(ctx context.Context, app string) error {
 		}
 		// A pull is a destructive read: once started it is not cut short by ctx (shutdown), or
 		// the page Tencent hands out would be lost. The client's own timeout bounds it.
+		if err := p.store.MarkPull(ctx, app, p.now()); err != nil {
+			return fmt.Errorf("dispatcher: pull %s: %w", app, err)
+		}
 		pulled, err := p.puller.PullSendStatus(context.WithoutCancel(ctx), app, tencentsms.MaxPullLimit)
 		if err != nil {
 			var apiErr *tencentsms.Error
@@ -257,15 +272,20 @@ func (p *Puller) pullApp(ctx context.Context, app string) error {
 				return nil
 			}
 			if errors.Is(err, tencentsms.ErrOutcomeUnknown) {
-				// Tencent may have handed out a page we never read: those receipts are gone.
+				// Tencent may have handed out a page we never read: the pull mark stays, so the
+				// next run records the suspected loss and the receipt lookup recovers them.
 				log.Error("receipt page may be lost: the pull's answer was not read", zap.Error(err))
+				return fmt.Errorf("dispatcher: pull %s: %w", app, err)
 			}
-			return fmt.Errorf("dispatcher: pull %s: %w", app, err)
+			return errors.Join(fmt.Errorf("dispatcher: pull %s: %w", app, err), p.clearPull(ctx, app))
 		}
 		if len(pulled) == 0 {
-			return nil
+			return p.clearPull(ctx, app)
 		}
 		if err := p.saveAndApply(ctx, app, pulledPage(pulled, p.now())); err != nil {
+			return err // the mark stays until the page kept in memory is saved
+		}
+		if err := p.clearPull(ctx, app); err != nil {
 			return err
 		}
 		if len(pulled) < tencentsms.MaxPullLimit {
@@ -275,6 +295,14 @@ func (p *Puller) pullApp(ctx context.Context, app string) error {
 		if ok, err := p.lease(ctx, app); err != nil || !ok {
 			return err
 		}
+	}
+	return nil
+}
+
+// clearPull removes the app's pull mark: the pull's page is saved (or there was none).
+func (p *Puller) clearPull(ctx context.Context, app string) error {
+	if err := p.store.ClearPull(ctx, app); err != nil {
+		return fmt.Errorf("dispatcher: pull %s: %w", app, err)
 	}
 	return nil
 }

@@ -44,6 +44,8 @@
 //	sms:rcpt:{A}:inbox     hash  page id -> raw receipt page (JSON), saved before it is applied;
 //	                             no TTL (a page stays until applied; the hash goes when empty)
 //	sms:rcpt:{A}:unmatched str   count of receipts that matched no send
+//	sms:rcpt:{A}:pulling   str   ms a pull started, cleared once its page is saved (pullmark.go)
+//	sms:rcpt:loss          str   ms before which pulled receipts may be lost (a pull mark left)
 //	sms:um:<e164>          set   unmatched receipts of a number (JSON): evidence for unknowns
 //	sms:halt:{A}           hash  code since probe_at; no TTL while batches are parked
 //	sms:halt:{A}:parked    set   "<job>|<batch>" parked while the app is halted; no TTL

@@ -90,10 +90,15 @@ func batchPrefix(job string) string     { return "sms:{" + job + "}:b:" }
 func batchKey(job string, n int) string { return batchPrefix(job) + strconv.Itoa(n) }
 func inboxKey(app string) string        { return "sms:rcpt:{" + app + "}:inbox" }
 func unmatchedKey(app string) string    { return "sms:rcpt:{" + app + "}:unmatched" }
-func umNumberKey(e164 string) string    { return "sms:um:" + e164 }
-func haltKey(app string) string         { return "sms:halt:{" + app + "}" }
-func parkedKey(app string) string       { return "sms:halt:{" + app + "}:parked" }
-func leaseKey(name string) string       { return "sms:lease:" + name }
+func pullMarkKey(app string) string     { return "sms:rcpt:{" + app + "}:pulling" }
+
+// receiptLossKey holds the latest time before which pulled receipts may have been lost.
+const receiptLossKey = "sms:rcpt:loss"
+
+func umNumberKey(e164 string) string { return "sms:um:" + e164 }
+func haltKey(app string) string      { return "sms:halt:{" + app + "}" }
+func parkedKey(app string) string    { return "sms:halt:{" + app + "}:parked" }
+func leaseKey(name string) string    { return "sms:lease:" + name }
 
 // serialKey is the day bucket of the serial index for one shard: a hash SerialNo -> "<job>|<batch>|
 // <idx>". The hash tag is the shard, so every day of one shard is in one slot (IndexEvidenceSerials
