@@ -1,0 +1,44 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestPullMark: a mark taken records a suspected loss at its time (the latest of several wins)
+// and is gone; a cleared mark records nothing.
+func TestPullMark(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		if loss, err := e.s.ReceiptLossSuspected(ctx); err != nil || !loss.IsZero() {
+			t.Fatalf("ReceiptLossSuspected on a new store = %v, %v", loss, err)
+		}
+		if err := e.s.MarkPull(ctx, "1400000001", t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.s.ClearPull(ctx, "1400000001"); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := e.s.TakePullMark(ctx, "1400000001"); err != nil || ok {
+			t.Fatalf("TakePullMark after ClearPull = %v, %v; want none", ok, err)
+		}
+		later := t0.Add(time.Minute)
+		for _, at := range []time.Time{later, t0} {
+			if err := e.s.MarkPull(ctx, "1400000001", at); err != nil {
+				t.Fatal(err)
+			}
+			got, ok, err := e.s.TakePullMark(ctx, "1400000001")
+			if err != nil || !ok || !got.Equal(at) {
+				t.Fatalf("TakePullMark = %v, %v, %v; want %v", got, ok, err, at)
+			}
+		}
+		if _, ok, _ := e.s.TakePullMark(ctx, "1400000001"); ok {
+			t.Fatal("a taken mark was taken again")
+		}
+		if loss, err := e.s.ReceiptLossSuspected(ctx); err != nil || !loss.Equal(later) {
+			t.Fatalf("ReceiptLossSuspected = %v, %v; want the latest, %v", loss, err, later)
+		}
+	})
+}
