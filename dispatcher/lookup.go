@@ -159,37 +159,7 @@ func NewReceiptLookup(cfg ReceiptLookupConfig) (*ReceiptLookup, error) {
 // Run looks up every Interval while it holds the lease, until ctx ends; then it gives the lease
 // up and returns nil. Errors of a run are logged; the next run tries again.
 func (l *ReceiptLookup) Run(ctx context.Context) error {
-	t := time.NewTicker(l.interval)
-	defer t.Stop()
-	held := false
-	defer func() {
-		if held {
-			rctx, cancel := detached(ctx, 5*time.Second)
-			defer cancel()
-			if err := l.store.ReleaseLease(rctx, receiptLookupLease, l.owner); err != nil {
-				l.log.Warn("receipt lookup lease not released; it expires by itself", zap.Error(err))
-			}
-		}
-	}()
-	for {
-		ok, err := l.store.AcquireLease(ctx, receiptLookupLease, l.owner, l.leaseTTL)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			l.log.Warn("receipt lookup lease not acquired", zap.Error(err))
-		case ok:
-			held = true
-			if err := l.LookupOnce(ctx); err != nil && ctx.Err() == nil {
-				l.log.Warn("receipt lookup incomplete", zap.Error(err))
-			}
-		default:
-			held = false
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	return leasedLoop(ctx, l.store, l.log, receiptLookupLease, l.owner, l.leaseTTL, l.interval, "receipt lookup", l.LookupOnce)
 }
 
 // roundDue is when lookup round r (1-based) of a batch sent at sentAt is due: Age·4^(r-1) later.

@@ -97,37 +97,7 @@ func NewSweeper(cfg SweeperConfig) (*Sweeper, error) {
 // Run sweeps every Interval while it holds the sweep lease, until ctx ends; then it gives the
 // lease up and returns nil. Errors of a sweep are logged; the next sweep tries again.
 func (s *Sweeper) Run(ctx context.Context) error {
-	t := time.NewTicker(s.interval)
-	defer t.Stop()
-	held := false
-	defer func() {
-		if held {
-			rctx, cancel := detached(ctx, 5*time.Second)
-			defer cancel()
-			if err := s.store.ReleaseLease(rctx, sweepLease, s.owner); err != nil {
-				s.log.Warn("sweep lease not released; it expires by itself", zap.Error(err))
-			}
-		}
-	}()
-	for {
-		ok, err := s.store.AcquireLease(ctx, sweepLease, s.owner, s.leaseTTL)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.log.Warn("sweep lease not acquired", zap.Error(err))
-		case ok:
-			held = true
-			if err := s.SweepOnce(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("sweep incomplete", zap.Error(err))
-			}
-		default:
-			held = false
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	return leasedLoop(ctx, s.store, s.log, sweepLease, s.owner, s.leaseTTL, s.interval, "sweep", s.SweepOnce)
 }
 
 // SweepOnce sweeps once (without the lease: Run takes it).
