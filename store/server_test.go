@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +12,8 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 // fakeServerSettings serves CONFIG GET and INFO from settings on a bare RESP server, like a Redis
@@ -173,58 +173,6 @@ func TestCheckServerDown(t *testing.T) {
 	}
 }
 
-// startRedisServer starts a private redis-server on a free port with args (after --port, --bind,
-// --dir and --daemonize no) and returns its address; it skips the test when redis-server is
-// missing. It never uses port 6379.
-func startRedisServer(t *testing.T, args ...string) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed: the real-Redis variant is skipped")
-	}
-	for try := 0; try < 5; try++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		_ = ln.Close()
-		if port == 6379 {
-			continue
-		}
-		cmd := exec.Command(bin, append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--dir", t.TempDir(), "--daemonize", "no", "--logfile", ""}, args...)...)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-		up := false
-		for i := 0; i < 100 && !up; i++ {
-			select {
-			case <-exited:
-				i = 100
-			case <-time.After(50 * time.Millisecond):
-				up = rdb.Ping(context.Background()).Err() == nil
-			}
-		}
-		_ = rdb.Close()
-		if up {
-			t.Cleanup(func() {
-				_ = cmd.Process.Kill()
-				<-exited
-			})
-			return addr
-		}
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	t.Fatal("could not start a private redis-server")
-	return ""
-}
-
 // TestCheckServerRealRedis: a real Redis with allkeys-lru is refused by name; noeviction without
 // persistence is reported as not durable; with CONFIG renamed, INFO still finds the policy.
 func TestCheckServerRealRedis(t *testing.T) {
@@ -245,7 +193,7 @@ func TestCheckServerRealRedis(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := startRedisServer(t, tc.args...)
+			addr := redistest.StartServer(t, tc.args...)
 			rdb := redis.NewClient(&redis.Options{Addr: addr})
 			defer rdb.Close()
 			got, err := New(rdb, Options{}).CheckServer(context.Background())

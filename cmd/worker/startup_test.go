@@ -6,10 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smsdispatch/smsdispatch/client"
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/sandbox"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/worker"
@@ -92,59 +90,6 @@ func TestEmbeddedRedisOnlyInSandbox(t *testing.T) {
 	}
 }
 
-// startRedisServer starts a private redis-server on a free port (never 6379) with args after
-// the defaults --save "" --appendonly no (later ones win), and returns its address; it skips the
-// test when redis-server is not installed.
-func startRedisServer(t *testing.T, args ...string) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed: this real-Redis test is skipped")
-	}
-	for try := 0; try < 5; try++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		_ = ln.Close()
-		if port == 6379 {
-			continue
-		}
-		cmd := exec.Command(bin, append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", t.TempDir(),
-			"--daemonize", "no", "--logfile", "", "--save", "", "--appendonly", "no"}, args...)...)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-		up := false
-	wait:
-		for i := 0; i < 100 && !up; i++ {
-			select {
-			case <-exited:
-				break wait
-			case <-time.After(50 * time.Millisecond):
-				up = rdb.Ping(context.Background()).Err() == nil
-			}
-		}
-		_ = rdb.Close()
-		if up {
-			t.Cleanup(func() {
-				_ = cmd.Process.Kill()
-				<-exited
-			})
-			return addr
-		}
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	t.Fatal("could not start a private redis-server")
-	return ""
-}
-
 // TestRedisSettingsChecked: a Redis that may evict keys stops start-up with a message naming its
 // policy; one without persistence starts with a warning; one with AOF starts without it.
 func TestRedisSettingsChecked(t *testing.T) {
@@ -163,7 +108,7 @@ func TestRedisSettingsChecked(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := startRedisServer(t, tc.args...)
+			addr := redistest.StartServer(t, tc.args...)
 			local := freeAddr(t)
 			env := productionEnv()
 			if tc.viaLocal {
