@@ -163,6 +163,25 @@ func TestProbeSkipsBatchesThatNeedNoSend(t *testing.T) {
 	}
 }
 
+// TestProbeSkipsBatchesEndedWhileWaiting: a parked batch whose job expired (or was cancelled or
+// taken over) while the probe waited on the rate limiter sent nothing: the probe goes on with the
+// next parked batch instead of reading it as an unknown outcome.
+func TestProbeSkipsBatchesEndedWhileWaiting(t *testing.T) {
+	f := newProbeFixture(t, store.BatchRef{Job: "expired", Batch: 0}, store.BatchRef{Job: "j1", Batch: 1})
+	f.st.LaunchFunc = func(_ context.Context, job string, _ int, _ string) (store.LaunchResult, error) {
+		if job == "expired" {
+			return store.LaunchResult{Outcome: store.Expired}, nil
+		}
+		return store.LaunchResult{Outcome: store.Claimed, Attempt: 1}, nil
+	}
+	if err := f.probe(t); err != nil {
+		t.Fatal(err)
+	}
+	if f.st.count("PopParked") != 2 || len(f.snd.sent()) != 1 || f.st.count("Resume") != 1 {
+		t.Errorf("store calls = %v, sends = %d; want two batches taken, one sent, the app resumed", f.st.called(), len(f.snd.sent()))
+	}
+}
+
 func TestProbeThrottledReparks(t *testing.T) {
 	f := newProbeFixture(t, store.BatchRef{Job: "j1", Batch: 3})
 	f.snd.SendSmsFunc = func(context.Context, tencentsms.SendRequest) (*tencentsms.SendResult, error) {

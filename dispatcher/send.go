@@ -214,11 +214,12 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, probe b
 	case store.Claimed:
 		cr.Attempt = lr.Attempt
 	case store.Busy:
+		// Another run holds the batch now and sends it (for a probe: try the next batch).
 		log.Info("reservation taken over while waiting on the rate limiter, nothing sent")
-		return res, nil
+		return sendResult{}, nil
 	default: // Cancelled, Expired, JobFailed: the reserved numbers were settled so
 		log.Info("job ended while waiting on the rate limiter, nothing sent", zap.Stringer("launch", lr.Outcome))
-		return res, nil
+		return sendResult{}, nil
 	}
 
 	req := tencentsms.SendRequest{
