@@ -59,8 +59,8 @@ type ReceiptStore interface {
 	SaveReceiptPage(ctx context.Context, app string, page []store.Receipt) (string, error)
 	SavedReceiptPages(ctx context.Context, app string) ([]store.SavedPage, error)
 	ApplyReceiptPage(ctx context.Context, app string, page store.SavedPage) (store.ApplyStats, error)
-	MarkPull(ctx context.Context, app string, at time.Time) error
-	ClearPull(ctx context.Context, app string) error
+	MarkPull(ctx context.Context, app, owner string, at time.Time) error
+	ClearPull(ctx context.Context, app, owner string) error
 	TakePullMark(ctx context.Context, app string) (time.Time, bool, error)
 	SuspectReceiptLoss(ctx context.Context, at time.Time) error
 }

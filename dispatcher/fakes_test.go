@@ -57,27 +57,27 @@ type fakeStore struct {
 	PendingBatchesFunc    func(ctx context.Context, job string) ([]store.Batch, error)
 	UnknownBatchesFunc    func(ctx context.Context, job string) ([]int, error)
 	HaltsFunc             func(ctx context.Context) ([]store.Halt, error)
-	MarkPullFunc          func(ctx context.Context, app string, at time.Time) error
-	ClearPullFunc         func(ctx context.Context, app string) error
+	MarkPullFunc          func(ctx context.Context, app, owner string, at time.Time) error
+	ClearPullFunc         func(ctx context.Context, app, owner string) error
 	TakePullMarkFunc      func(ctx context.Context, app string) (time.Time, bool, error)
 	SuspectLossFunc       func(ctx context.Context, at time.Time) error
 	LossSuspectedFunc     func(ctx context.Context) (time.Time, error)
 }
 
-func (f *fakeStore) MarkPull(ctx context.Context, app string, at time.Time) error {
+func (f *fakeStore) MarkPull(ctx context.Context, app, owner string, at time.Time) error {
 	f.record(ctx, "MarkPull")
 	if f.MarkPullFunc == nil {
 		return nil
 	}
-	return f.MarkPullFunc(ctx, app, at)
+	return f.MarkPullFunc(ctx, app, owner, at)
 }
 
-func (f *fakeStore) ClearPull(ctx context.Context, app string) error {
+func (f *fakeStore) ClearPull(ctx context.Context, app, owner string) error {
 	f.record(ctx, "ClearPull")
 	if f.ClearPullFunc == nil {
 		return nil
 	}
-	return f.ClearPullFunc(ctx, app)
+	return f.ClearPullFunc(ctx, app, owner)
 }
 
 func (f *fakeStore) TakePullMark(ctx context.Context, app string) (time.Time, bool, error) {

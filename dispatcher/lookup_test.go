@@ -294,7 +294,7 @@ func TestIntegrationLeftPullMarkLooksUpSoon(t *testing.T) {
 		}
 		it.clock.Add(3 * time.Second)
 		// The dead puller marked its pull, pulled the first page and died before saving it.
-		if err := it.st.MarkPull(it.ctx, it.app, it.clock.Now()); err != nil {
+		if err := it.st.MarkPull(it.ctx, it.app, "p-dead", it.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := it.client.PullSendStatus(it.ctx, it.app, tencentsms.MaxPullLimit); err != nil {

@@ -217,9 +217,6 @@ func (p *Puller) pullApp(ctx context.Context, app string) error {
 		if err := p.saveAndApply(ctx, app, page); err != nil {
 			return err
 		}
-		if err := p.clearPull(ctx, app); err != nil {
-			return err
-		}
 		log.Info("receipt page kept in memory is saved; pulls of the app go on", zap.Int("receipts", len(page)))
 	}
 	ok, err := p.lease(ctx, app)
@@ -257,7 +254,7 @@ func (p *Puller) pullApp(ctx context.Context, app string) error {
 		}
 		// A pull is a destructive read: once started it is not cut short by ctx (shutdown), or
 		// the page Tencent hands out would be lost. The client's own timeout bounds it.
-		if err := p.store.MarkPull(ctx, app, p.now()); err != nil {
+		if err := p.store.MarkPull(ctx, app, p.owner, p.now()); err != nil {
 			return fmt.Errorf("dispatcher: pull %s: %w", app, err)
 		}
 		pulled, err := p.puller.PullSendStatus(context.WithoutCancel(ctx), app, tencentsms.MaxPullLimit)
@@ -285,9 +282,6 @@ func (p *Puller) pullApp(ctx context.Context, app string) error {
 		if err := p.saveAndApply(ctx, app, pulledPage(pulled, p.now())); err != nil {
 			return err // the mark stays until the page kept in memory is saved
 		}
-		if err := p.clearPull(ctx, app); err != nil {
-			return err
-		}
 		if len(pulled) < tencentsms.MaxPullLimit {
 			return nil
 		}
@@ -299,9 +293,10 @@ func (p *Puller) pullApp(ctx context.Context, app string) error {
 	return nil
 }
 
-// clearPull removes the app's pull mark: the pull's page is saved (or there was none).
+// clearPull removes the app's pull mark if this puller wrote it: the pull's page is saved (or
+// there was none).
 func (p *Puller) clearPull(ctx context.Context, app string) error {
-	if err := p.store.ClearPull(ctx, app); err != nil {
+	if err := p.store.ClearPull(ctx, app, p.owner); err != nil {
 		return fmt.Errorf("dispatcher: pull %s: %w", app, err)
 	}
 	return nil
@@ -344,6 +339,11 @@ func (p *Puller) saveAndApply(ctx context.Context, app string, page []store.Rece
 		p.log.Error("pulled receipt page not saved: kept in memory, no more pulls of the app until it is saved",
 			zap.String("app", app), zap.Int("receipts", len(page)), zap.Error(err))
 		return fmt.Errorf("dispatcher: pull %s: save page: %w", app, err)
+	}
+	// Saved: the page can no longer be lost, whatever happens to the apply.
+	if err := p.clearPull(sctx, app); err != nil {
+		p.log.Warn("pull mark not cleared: the next puller will look this page's numbers up early",
+			zap.String("app", app), zap.Error(err))
 	}
 	return p.applyPage(sctx, app, store.SavedPage{ID: id, Receipts: page})
 }

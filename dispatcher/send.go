@@ -204,6 +204,18 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, probe b
 		return res, fmt.Errorf("dispatcher: rate limiter: %w", err)
 	}
 
+	if !probe {
+		// The app may have halted while this batch waited (another batch met the code): through
+		// the cache, so this costs no round trip at the limit.
+		halt, err := h.haltOf(ctx, job.AppID)
+		if err != nil {
+			return res, errors.Join(err, h.release(ctx, jobID, batch, token))
+		}
+		if halt != nil {
+			return res, h.parkHalted(ctx, log, jobID, batch, token, halt)
+		}
+	}
+
 	// The request may leave from here on: launch the claim (the attempt counts from now, and its
 	// lease and evidence window start now), checking the job again after the wait.
 	lr, err := h.store.Launch(ctx, jobID, batch, token)
@@ -484,7 +496,9 @@ func (h *SendHandler) commit(ctx context.Context, log *zap.Logger, cr store.Clai
 	token string, results []store.NumberResult) error {
 	if err := h.indexSerials(ctx, jobID, batch, results); err != nil {
 		// Without the index their receipts could not be matched: commit the sent numbers as
-		// unknown instead, and reconcile settles them from their receipts (SessionContext).
+		// unknown instead, and reconcile settles them from their receipts. (This needs Redis
+		// back for the commit after CommitTimeout of failed indexing: rare, and the commit then
+		// likely fails too, leaving the claim to expire into unknown all the same.)
 		log.Warn("serial numbers not indexed, sent numbers committed as unknown", zap.Error(err))
 		results = sentAsUnknown(results)
 	}
@@ -519,31 +533,13 @@ func (h *SendHandler) commit(ctx context.Context, log *zap.Logger, cr store.Clai
 	return nil
 }
 
-// indexSerialTries bounds the IndexSerials calls of one commit; indexSerialBackoff is the wait
-// before the second (doubled before each next).
-const (
-	indexSerialTries   = 3
-	indexSerialBackoff = 100 * time.Millisecond
-)
-
-// indexSerials indexes the serials of sent numbers, retrying a failure a few times.
+// indexSerials indexes the serials of sent numbers, retrying a failure as long as the commit
+// would (persist).
 func (h *SendHandler) indexSerials(ctx context.Context, jobID string, batch int, results []store.NumberResult) error {
-	var err error
-	wait := indexSerialBackoff
-	for try := range indexSerialTries {
-		if try > 0 {
-			select {
-			case <-ctx.Done():
-				return errors.Join(err, ctx.Err())
-			case <-time.After(wait):
-			}
-			wait *= 2
-		}
-		if err = h.store.IndexSerials(ctx, jobID, batch, results); err == nil {
-			return nil
-		}
+	if err := h.persist(ctx, func(ctx context.Context) error { return h.store.IndexSerials(ctx, jobID, batch, results) }); err != nil {
+		return fmt.Errorf("dispatcher: index serials of %s/%d: %w", jobID, batch, err)
 	}
-	return fmt.Errorf("dispatcher: index serials of %s/%d: %w", jobID, batch, err)
+	return nil
 }
 
 // sentAsUnknown returns results with every Sent number made Unknown: reconcile then finds its

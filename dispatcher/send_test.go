@@ -221,7 +221,7 @@ func TestSendAllAccepted(t *testing.T) {
 	if f.lim.waits != 1 {
 		t.Errorf("limiter waits = %d, want 1", f.lim.waits)
 	}
-	if calls := f.st.called(); !slices.Equal(calls, []string{"Claim", "HaltOf", "Launch", "IndexSerials", "Commit"}) {
+	if calls := f.st.called(); !slices.Equal(calls, []string{"Claim", "HaltOf", "HaltOf", "Launch", "IndexSerials", "Commit"}) {
 		t.Errorf("store calls = %v", calls)
 	}
 	if len(*commits) != 1 || len((*commits)[0]) != 3 {
@@ -540,7 +540,7 @@ func TestSendCallHalts(t *testing.T) {
 			if !probeAt.Equal(tc.at) {
 				t.Errorf("probe at %v, want %v", probeAt, tc.at)
 			}
-			if calls := f.st.called(); !slices.Equal(calls, []string{"Claim", "HaltOf", "Launch", "Halt", "Release", "Park"}) {
+			if calls := f.st.called(); !slices.Equal(calls, []string{"Claim", "HaltOf", "HaltOf", "Launch", "Halt", "Release", "Park"}) {
 				t.Errorf("store calls = %v", calls)
 			}
 			if !slices.Equal(parked, []int{0}) {
@@ -882,8 +882,8 @@ func repeatedKey(t *testing.T, line string) (string, bool) {
 	return "", false
 }
 
-// TestSendIndexSerialsFailure: a failed IndexSerials is retried; when it keeps failing the sent
-// numbers are committed unknown (reconcile settles them from their receipts), never as sent
+// TestSendIndexSerialsFailure: a failed IndexSerials is retried (as long as a commit would be);
+// when it keeps failing the sent numbers are committed unknown (reconcile settles them from their receipts), never as sent
 // with receipts nobody could match.
 func TestSendIndexSerialsFailure(t *testing.T) {
 	for _, tc := range []struct {
@@ -891,8 +891,8 @@ func TestSendIndexSerialsFailure(t *testing.T) {
 		failures int
 		want     store.State
 	}{
-		{"recovers", indexSerialTries - 1, store.Sent},
-		{"keeps failing", indexSerialTries, store.Unknown},
+		{"recovers", 2, store.Sent},
+		{"keeps failing", 1 << 30, store.Unknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newSendFixture(t, tasks.PriorityNormal)
@@ -920,5 +920,28 @@ func TestSendIndexSerialsFailure(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSendHaltAfterTheWait: an app halted while the batch waited on the rate limiter parks the
+// batch before anything is launched or sent.
+func TestSendHaltAfterTheWait(t *testing.T) {
+	f := newSendFixture(t, tasks.PriorityNormal)
+	lookups := 0
+	f.st.HaltOfFunc = func(context.Context, string) (*store.Halt, error) {
+		lookups++
+		if lookups == 1 {
+			return nil, nil
+		}
+		return &store.Halt{App: testApp, Code: "FailedOperation.InsufficientBalanceInSmsPackage", ProbeAt: t0.Add(time.Minute)}, nil
+	}
+	if err := f.run(t); err != nil {
+		t.Fatalf("ProcessTask = %v", err)
+	}
+	if calls := f.st.called(); !slices.Equal(calls, []string{"Claim", "HaltOf", "HaltOf", "Release", "Park"}) {
+		t.Fatalf("store calls = %v, want the batch parked after the wait, nothing launched", calls)
+	}
+	if n := len(f.snd.sent()); n != 0 {
+		t.Fatalf("%d SendSms calls, want 0", n)
 	}
 }

@@ -103,10 +103,14 @@ func (s *Sweeper) Run(ctx context.Context) error {
 // SweepOnce sweeps once (without the lease: Run takes it).
 func (s *Sweeper) SweepOnce(ctx context.Context) error {
 	jobs, err := s.store.ActiveJobs(ctx)
-	if err != nil {
-		return fmt.Errorf("dispatcher: sweep: %w", err)
-	}
 	var errs []error
+	if err != nil {
+		if jobs == nil {
+			return fmt.Errorf("dispatcher: sweep: %w", err)
+		}
+		// Some jobs' retention or TTL repair failed: the list is whole, sweep it.
+		errs = append(errs, fmt.Errorf("dispatcher: sweep: %w", err))
+	}
 	halted := map[string]bool{}
 	for _, id := range jobs {
 		if ctx.Err() != nil {

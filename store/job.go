@@ -318,13 +318,16 @@ func (s *Store) Status(ctx context.Context, id string) (Status, error) {
 // gone are removed from the active set on the way, and so are jobs found final, once their keys
 // have their retention TTL (ExpireSettled): the sweeper thus starts every settled job's retention.
 // A ready job whose hash still carries a TTL (its creator died before removing the creation
-// TTLs, or an older version wrote it) loses its TTLs.
+// TTLs, or an older version wrote it) loses its TTLs. When that fails for some jobs, the list is
+// still returned whole (non-nil) with their errors joined; a final job whose TTLs failed stays in
+// the active set for the next call.
 func (s *Store) ActiveJobs(ctx context.Context) ([]string, error) {
 	ids, err := s.rdb.ZRange(ctx, activeKey, 0, -1).Result()
 	if err != nil {
 		return nil, wrap("active jobs", err)
 	}
 	var out, gone []string
+	var jobErrs []error
 	const chunk = 500
 	for from := 0; from < len(ids); from += chunk {
 		part := ids[from:min(from+chunk, len(ids))]
@@ -348,13 +351,14 @@ func (s *Store) ActiveJobs(ctx context.Context) ([]string, error) {
 				out = append(out, id) // being created (or its creator died): keep visible
 			case s.deriveStatus(id, h, false).Final:
 				if err := s.expireSettled(ctx, id, h); err != nil {
-					return nil, err
+					jobErrs = append(jobErrs, err) // stays active: the next call tries again
+					continue
 				}
 				gone = append(gone, id)
 			default:
 				if ttls[i].Val() >= 0 {
 					if err := s.persistJob(ctx, id, int(parseInt(h["batches"]))); err != nil {
-						return nil, err
+						jobErrs = append(jobErrs, err) // listed all the same; the next call tries again
 					}
 				}
 				out = append(out, id)
@@ -370,7 +374,10 @@ func (s *Store) ActiveJobs(ctx context.Context) ([]string, error) {
 			return nil, wrap("active jobs: deactivate", err)
 		}
 	}
-	return out, nil
+	if len(jobErrs) > 0 && out == nil {
+		out = []string{}
+	}
+	return out, errors.Join(jobErrs...)
 }
 
 // PendingBatches returns the batches that still need their send task run: those whose record

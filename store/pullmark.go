@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,44 +18,72 @@ import (
 // up, soon, the numbers sent before that time that still have no receipt, instead of waiting
 // their whole lookup age.
 
-// MarkPull records that a pull of app starts at at (call it before PullSendStatus).
-func (s *Store) MarkPull(ctx context.Context, app string, at time.Time) error {
+// MarkPull records that owner starts a pull of app at at (call it before PullSendStatus).
+func (s *Store) MarkPull(ctx context.Context, app, owner string, at time.Time) error {
 	if err := checkID("app", app); err != nil {
 		return err
 	}
-	err := s.rdb.Set(ctx, pullMarkKey(app), at.UnixMilli(), s.opts.Retention).Err()
+	err := s.rdb.Set(ctx, pullMarkKey(app), strconv.FormatInt(at.UnixMilli(), 10)+"|"+owner, s.opts.Retention).Err()
 	return wrap("mark pull of "+app, err)
 }
 
-// ClearPull removes app's pull mark (the pulled page is saved, or the pull returned nothing).
-func (s *Store) ClearPull(ctx context.Context, app string) error {
+// ClearPull removes app's pull mark if owner wrote it (its pulled page is saved, or the pull
+// returned nothing); another puller's mark is left alone.
+func (s *Store) ClearPull(ctx context.Context, app, owner string) error {
 	if err := checkID("app", app); err != nil {
 		return err
 	}
-	return wrap("clear pull mark of "+app, s.rdb.Del(ctx, pullMarkKey(app)).Err())
+	v, err := s.rdb.Get(ctx, pullMarkKey(app)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return wrap("clear pull mark of "+app, err)
+	}
+	if _, who, _ := strings.Cut(v, "|"); who != owner {
+		return nil
+	}
+	return wrap("clear pull mark of "+app, delIfScript.Run(ctx, s.rdb, []string{pullMarkKey(app)}, v).Err())
 }
 
 // TakePullMark removes app's pull mark and, when there was one, records a suspected receipt loss
 // at its time (SuspectReceiptLoss) and returns that time. Call it holding the app's pull lease,
-// before the first pull: a mark found then was left by a pull whose page may be lost.
+// before the first pull: a mark found then was left by a pull whose page may be lost. The loss
+// is recorded before the mark is removed (and only the mark read is removed), so a failure in
+// between leaves the mark for the next try.
 func (s *Store) TakePullMark(ctx context.Context, app string) (time.Time, bool, error) {
 	if err := checkID("app", app); err != nil {
 		return time.Time{}, false, err
 	}
-	v, err := s.rdb.GetDel(ctx, pullMarkKey(app)).Result()
+	v, err := s.rdb.Get(ctx, pullMarkKey(app)).Result()
 	if errors.Is(err, redis.Nil) {
 		return time.Time{}, false, nil
 	}
 	if err != nil {
 		return time.Time{}, false, wrap("take pull mark of "+app, err)
 	}
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("store: pull mark of %s: %q is not a time", app, v)
+	msText, _, _ := strings.Cut(v, "|")
+	ms, perr := strconv.ParseInt(msText, 10, 64)
+	if perr != nil {
+		// Not a mark this code writes: drop it rather than stop every pull of the app.
+		return time.Time{}, false, wrap("take pull mark of "+app, delIfScript.Run(ctx, s.rdb, []string{pullMarkKey(app)}, v).Err())
 	}
 	at := time.UnixMilli(ms)
-	return at, true, s.SuspectReceiptLoss(ctx, at)
+	if err := s.SuspectReceiptLoss(ctx, at); err != nil {
+		return time.Time{}, false, err
+	}
+	if err := delIfScript.Run(ctx, s.rdb, []string{pullMarkKey(app)}, v).Err(); err != nil {
+		return time.Time{}, false, wrap("take pull mark of "+app, err)
+	}
+	return at, true, nil
 }
+
+// delIfScript deletes a key if it still holds a value.
+// KEYS[1] key. ARGV[1] the value. Output: 1 deleted, 0 not (changed or gone).
+var delIfScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
 
 // SuspectReceiptLoss records that receipts received by Tencent before at may have been lost
 // (a pull whose page was never saved, or whose answer was never read). The latest time is kept.

@@ -15,18 +15,28 @@ func TestPullMark(t *testing.T) {
 		if loss, err := e.s.ReceiptLossSuspected(ctx); err != nil || !loss.IsZero() {
 			t.Fatalf("ReceiptLossSuspected on a new store = %v, %v", loss, err)
 		}
-		if err := e.s.MarkPull(ctx, "1400000001", t0); err != nil {
+		if err := e.s.MarkPull(ctx, "1400000001", "a", t0); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.s.ClearPull(ctx, "1400000001"); err != nil {
+		if err := e.s.ClearPull(ctx, "1400000001", "a"); err != nil {
 			t.Fatal(err)
 		}
 		if _, ok, err := e.s.TakePullMark(ctx, "1400000001"); err != nil || ok {
 			t.Fatalf("TakePullMark after ClearPull = %v, %v; want none", ok, err)
 		}
+		// Another puller's mark is not cleared: puller b pulls, a (whose lease ran out) clears.
+		if err := e.s.MarkPull(ctx, "1400000001", "b", t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.s.ClearPull(ctx, "1400000001", "a"); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := e.s.TakePullMark(ctx, "1400000001"); err != nil || !ok || !got.Equal(t0) {
+			t.Fatalf("TakePullMark of b's mark after a's ClearPull = %v, %v, %v; want %v", got, ok, err, t0)
+		}
 		later := t0.Add(time.Minute)
 		for _, at := range []time.Time{later, t0} {
-			if err := e.s.MarkPull(ctx, "1400000001", at); err != nil {
+			if err := e.s.MarkPull(ctx, "1400000001", "a", at); err != nil {
 				t.Fatal(err)
 			}
 			got, ok, err := e.s.TakePullMark(ctx, "1400000001")
