@@ -182,12 +182,8 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, probe b
 	job := cr.Job
 
 	if !probe {
-		halt, err := h.haltOf(ctx, job.AppID)
-		if err != nil {
-			return res, errors.Join(err, h.release(ctx, jobID, batch, token))
-		}
-		if halt != nil {
-			return res, h.parkHalted(ctx, log, jobID, batch, token, halt)
+		if parked, err := h.parkIfHalted(ctx, log, job.AppID, jobID, batch, token); parked || err != nil {
+			return res, err
 		}
 	}
 
@@ -207,12 +203,8 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, probe b
 	if !probe {
 		// The app may have halted while this batch waited (another batch met the code): through
 		// the cache, so this costs no round trip at the limit.
-		halt, err := h.haltOf(ctx, job.AppID)
-		if err != nil {
-			return res, errors.Join(err, h.release(ctx, jobID, batch, token))
-		}
-		if halt != nil {
-			return res, h.parkHalted(ctx, log, jobID, batch, token, halt)
+		if parked, err := h.parkIfHalted(ctx, log, job.AppID, jobID, batch, token); parked || err != nil {
+			return res, err
 		}
 	}
 
@@ -618,6 +610,19 @@ func (h *SendHandler) haltAndPark(ctx context.Context, log *zap.Logger, app, job
 	h.m.Halts.WithLabelValues(d.Code).Inc()
 	log.Error("app halted", zap.String("app", app), zap.Time("probe_at", d.At), zap.String("reason", d.Reason))
 	return h.parkHalted(ctx, log, jobID, batch, token, &store.Halt{App: app, Code: d.Code, ProbeAt: d.At})
+}
+
+// parkIfHalted parks the reserved batch when its app is halted (parked = true), giving the
+// reservation back on a lookup error.
+func (h *SendHandler) parkIfHalted(ctx context.Context, log *zap.Logger, app, jobID string, batch int, token string) (bool, error) {
+	halt, err := h.haltOf(ctx, app)
+	if err != nil {
+		return false, errors.Join(err, h.release(ctx, jobID, batch, token))
+	}
+	if halt == nil {
+		return false, nil
+	}
+	return true, h.parkHalted(ctx, log, jobID, batch, token, halt)
 }
 
 // parkHalted gives a claimed batch back and parks it under the app's halt; Resume or a probe runs
