@@ -182,7 +182,7 @@ func deriveState(in stateInput) JobState {
 	}
 }
 
-// Priorities.
+// Priorities of a job; package tasks aliases them and maps each to its queue.
 const (
 	PriorityOTP    = "otp"
 	PriorityNormal = "normal"

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/smsdispatch/smsdispatch/store"
 )
 
 // Task type names.
@@ -36,11 +38,12 @@ const (
 	QueueMaint  = "sms-maint"
 )
 
-// Priorities a job may have.
+// Priorities a job may have: the store's (store.Job.Priority), which owns them; each names its
+// queue (QueueFor).
 const (
-	PriorityOTP    = "otp"
-	PriorityNormal = "normal"
-	PriorityBulk   = "bulk"
+	PriorityOTP    = store.PriorityOTP
+	PriorityNormal = store.PriorityNormal
+	PriorityBulk   = store.PriorityBulk
 )
 
 // ErrInvalidPayload is wrapped by every parse error.
