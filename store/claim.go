@@ -27,6 +27,11 @@ const (
 
 var outcomeNames = [...]string{"Claimed", "Done", "Busy", "Cancelled", "Expired", "NotYet", "Unresolved", "JobFailed"}
 
+// outcomeCodeArgs are ARGV[5..12] of claimScript and launchScript: the code each outcome is
+// answered with, in the order the scripts' outcomeCodes chunk reads them.
+var outcomeCodeArgs = []any{int(Claimed), int(Done), int(Busy), int(Cancelled), int(Expired), int(NotYet),
+	int(Unresolved), int(JobFailed)}
+
 func (o ClaimOutcome) String() string {
 	if o >= 0 && int(o) < len(outcomeNames) {
 		return outcomeNames[o]
@@ -71,7 +76,7 @@ func (s *Store) Claim(ctx context.Context, job string, batch int, token string) 
 	}
 	now := s.now()
 	v, err := claimScript.Run(ctx, s.rdb, []string{jobKey(job), batchKey(job, batch), paramsKey(job)},
-		now.UnixMilli(), token, s.opts.ClaimLease.Milliseconds(), s.retentionArg()).Slice()
+		append([]any{now.UnixMilli(), token, s.opts.ClaimLease.Milliseconds(), s.retentionArg()}, outcomeCodeArgs...)...).Slice()
 	if err != nil {
 		return ClaimResult{}, wrap(fmt.Sprintf("claim %s/%d", job, batch), err)
 	}
@@ -136,7 +141,7 @@ func (s *Store) Launch(ctx context.Context, job string, batch int, token string)
 		return LaunchResult{}, invalidf("job %s batch %d: empty claim token", job, batch)
 	}
 	v, err := launchScript.Run(ctx, s.rdb, []string{jobKey(job), batchKey(job, batch)},
-		s.now().UnixMilli(), token, s.retentionArg(), ExpiredCode).Slice()
+		append([]any{s.now().UnixMilli(), token, s.retentionArg(), ExpiredCode}, outcomeCodeArgs...)...).Slice()
 	if err != nil {
 		return LaunchResult{}, wrap(fmt.Sprintf("launch %s/%d", job, batch), err)
 	}

@@ -61,6 +61,14 @@ local function new_batch(jobkey, prefix, blob, idxs, pi, intl, nb, ttl, a)
 end
 `
 
+// outcomeCodes reads the ClaimOutcome codes that claimScript and launchScript answer with from
+// ARGV[5..12] (outcomeCodeArgs), so the scripts never depend on the order of a Go iota.
+const outcomeCodes = `
+local C = {claimed = tonumber(ARGV[5]), done = tonumber(ARGV[6]), busy = tonumber(ARGV[7]),
+  cancelled = tonumber(ARGV[8]), expired = tonumber(ARGV[9]), notyet = tonumber(ARGV[10]),
+  unresolved = tonumber(ARGV[11]), jobfailed = tonumber(ARGV[12])}
+`
+
 // createBeginScript claims a job id for creation.
 // KEYS[1] job. ARGV[1] ttl ms, ARGV[2] creator nonce, ARGV[3..] spec field/value pairs.
 // Returns 0 when the job already exists (ready), 1 when the caller may write it. A job that is
@@ -140,11 +148,12 @@ return 1
 // launches it; a reservation whose lease ran out gives its numbers back to pending (nothing left
 // the process), a launched claim whose lease ran out turns them unknown.
 // KEYS[1] job, KEYS[2] batch, KEYS[3] params.
-// ARGV[1] now, ARGV[2] token, ARGV[3] claim lease ms, ARGV[4] ttl.
+// ARGV[1] now, ARGV[2] token, ARGV[3] claim lease ms, ARGV[4] ttl, ARGV[5..12] the ClaimOutcome
+// codes (outcomeCodeArgs).
 // Reply {outcome, attempt, packed numbers, state bytes (the claimed numbers are the 'i' ones),
 // params json, intl, retry-at ms, job fields} or {-1} job not found, {-2} batch not found. The
 // attempt of a reservation is the one it will have once launched (the count is not raised yet).
-var claimScript = redis.NewScript(prelude + `
+var claimScript = redis.NewScript(prelude + outcomeCodes + `
 local now = tonumber(ARGV[1])
 local jf = redis.call('HMGET', KEYS[1], 'ready', 'cancel', 'fail', 'send_at', 'expires_at',
   'app', 'sign', 'tpl', 'sender', 'ext', 'prio', 'created', 'defer_daily')
@@ -166,19 +175,19 @@ local function save(fields)
 end
 local function claimed(states)
   -- the numbers claimed are those in flight ('i'): the caller finds them in states
-  return {0, attempt, b[10], states, str(redis.call('LINDEX', KEYS[3], b[6])), str(b[7]), 0, job}
+  return {C.claimed, attempt, b[10], states, str(redis.call('LINDEX', KEYS[3], b[6])), str(b[7]), 0, job}
 end
 
-if state == 'done' then return reply(1) end
-if state == 'cancelled' then return reply(3) end
-if state == 'unknown' then return reply(6) end
+if state == 'done' then return reply(C.done) end
+if state == 'cancelled' then return reply(C.cancelled) end
+if state == 'unknown' then return reply(C.unresolved) end
 if state == 'inflight' then
   if b[3] == ARGV[2] and b[8] ~= '1' then
     if b[11] == '1' then attempt = attempt + 1 end
     return claimed(st) -- the caller already holds this claim (a retried Claim call)
   end
   local expires = num(b[4]) + tonumber(ARGV[3])
-  if now < expires then return reply(2, expires) end
+  if now < expires then return reply(C.busy, expires) end
   if b[11] == '1' then
     -- a reservation that was never launched: nothing left the process, the numbers are pending
     st = string.gsub(st, 'i', 'p')
@@ -189,11 +198,11 @@ if state == 'inflight' then
     local st2, n = string.gsub(st, 'i', 'u')
     if n == 0 then
       save({'s', 'done'}) -- receipts settled every number
-      return reply(1)
+      return reply(C.done)
     end
     save({'st', st2, 's', 'unknown'})
     redis.call('HINCRBY', KEYS[1], 'unknown', n)
-    return reply(6)
+    return reply(C.unresolved)
   end
 end
 -- pending
@@ -207,25 +216,25 @@ local function settle_pending(to, s, counter, code)
 end
 if jf[2] == '1' then
   settle_pending('c', 'cancelled', 'cancelled', nil)
-  return reply(3)
+  return reply(C.cancelled)
 end
 if jf[3] then
   settle_pending('f', 'done', 'failed', jf[3])
-  return reply(7)
+  return reply(C.jobfailed)
 end
 local exp = num(jf[5])
 if exp > 0 and now >= exp then
   settle_pending('f', 'done', 'failed', 'Expired')
-  return reply(4)
+  return reply(C.expired)
 end
 local sendAt = num(jf[4])
-if sendAt > now then return reply(5, sendAt) end
+if sendAt > now then return reply(C.notyet, sendAt) end
 local nb = num(b[5])
-if nb > now then return reply(5, nb) end
+if nb > now then return reply(C.notyet, nb) end
 local st2, n = string.gsub(st, 'p', 'i')
 if n == 0 then
   save({'s', 'done'})
-  return reply(1)
+  return reply(C.done)
 end
 attempt = attempt + 1
 redis.call('HDEL', KEYS[2], 'cm', 'rb', 'hu')
@@ -235,20 +244,21 @@ return claimed(st2)
 
 // launchScript: see Store.Launch.
 // KEYS[1] job, KEYS[2] batch.
-// ARGV[1] now, ARGV[2] token, ARGV[3] ttl, ARGV[4] failure code of an expired job.
+// ARGV[1] now, ARGV[2] token, ARGV[3] ttl, ARGV[4] failure code of an expired job, ARGV[5..12]
+// the ClaimOutcome codes (outcomeCodeArgs).
 // Reply {outcome, attempt}: Claimed (launched; again for a launched claim of the same token),
 // Busy (the token no longer holds the claim), Cancelled / JobFailed / Expired (the job was
 // cancelled, failed or expired while the reservation waited: its numbers are settled so), or
-// {-1} job not found, {-2} batch not found. The outcome numbers are ClaimOutcome's.
-var launchScript = redis.NewScript(prelude + `
+// {-1} job not found, {-2} batch not found.
+var launchScript = redis.NewScript(prelude + outcomeCodes + `
 local now = tonumber(ARGV[1])
 local jf = redis.call('HMGET', KEYS[1], 'ready', 'cancel', 'fail', 'expires_at')
 if jf[1] ~= '1' then return {-1} end
 local b = redis.call('HMGET', KEYS[2], 's', 'a', 'tok', 'cm', 'st', 'rv')
 if not b[1] then return {-2} end
 local attempt = num(b[2])
-if b[1] ~= 'inflight' or b[3] ~= ARGV[2] or b[4] == '1' then return {2, attempt} end
-if b[6] ~= '1' then return {0, attempt} end
+if b[1] ~= 'inflight' or b[3] ~= ARGV[2] or b[4] == '1' then return {C.busy, attempt} end
+if b[6] ~= '1' then return {C.claimed, attempt} end
 local function settle(to, s, counter, code)
   local st2, n = string.gsub(b[5], 'i', to)
   local f = {'st', st2, 's', s}
@@ -264,21 +274,21 @@ local function settle(to, s, counter, code)
 end
 if jf[2] == '1' then
   settle('c', 'cancelled', 'cancelled', nil)
-  return {3, attempt}
+  return {C.cancelled, attempt}
 end
 if jf[3] then
   settle('f', 'done', 'failed', jf[3])
-  return {7, attempt}
+  return {C.jobfailed, attempt}
 end
 local exp = num(jf[4])
 if exp > 0 and now >= exp then
   settle('f', 'done', 'failed', ARGV[4])
-  return {4, attempt}
+  return {C.expired, attempt}
 end
 attempt = redis.call('HINCRBY', KEYS[2], 'a', 1)
 redis.call('HSET', KEYS[2], 'at', ARGV[1])
 redis.call('HDEL', KEYS[2], 'rv')
-return {0, attempt}
+return {C.claimed, attempt}
 `)
 
 // releaseScript gives a claim back: its numbers return to pending. A launched claim's attempt
