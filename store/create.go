@@ -161,14 +161,14 @@ func (s *Store) CreateJobStream(ctx context.Context, job Job, paramSets [][]stri
 
 	// Register as active before the job becomes ready, so a crash in between leaves it visible
 	// to the sweeper rather than invisible.
-	if err := touchAddScript.Run(ctx, s.rdb, []string{activeKey}, "z", job.ID, msOf(job.CreatedAt), "0").Err(); err != nil {
+	if err := touchAddScript.Run(ctx, s.rdb, []string{activeKey}, addZSet, job.ID, msOf(job.CreatedAt), "0").Err(); err != nil {
 		return false, wrap("create job "+job.ID+": register active", err)
 	}
 	lastUse := now
 	if job.SendAt.After(lastUse) {
 		lastUse = job.SendAt
 	}
-	if err := touchAddScript.Run(ctx, s.rdb, []string{appsKey}, "g", job.AppID, lastUse.UnixMilli(), ttlArg).Err(); err != nil {
+	if err := touchAddScript.Run(ctx, s.rdb, []string{appsKey}, raiseZSet, job.AppID, lastUse.UnixMilli(), ttlArg).Err(); err != nil {
 		return false, wrap("create job "+job.ID+": register app", err)
 	}
 	fin, err := createFinishScript.Run(ctx, s.rdb, []string{jk}, nonce, total, count, rejected).Int()

@@ -37,7 +37,7 @@ func (s *Store) Halt(ctx context.Context, app, code string, probeAt time.Time) e
 		msOf(probeAt), s.retentionArg()).Err(); err != nil {
 		return wrap("halt "+app, err)
 	}
-	err := touchAddScript.Run(ctx, s.rdb, []string{haltAppsKey}, "s", app, 0, "0").Err()
+	err := touchAddScript.Run(ctx, s.rdb, []string{haltAppsKey}, addSet, app, 0, "0").Err()
 	return wrap("halt "+app+": register", err)
 }
 

@@ -123,14 +123,24 @@ redis.call('HDEL', KEYS[1], 'cn')
 return 1
 `)
 
-// touchAddScript adds a member to a zset (mode 'z': ZADD; 'g': ZADD GT-like, only raising the
-// score) or a set ('s': SADD) and extends the key's TTL to at least ttl; ttl "0" removes the
-// key's TTL instead (sets that list unfinished work: the active jobs, the halted apps).
-// KEYS[1] key. ARGV[1] mode, ARGV[2] member, ARGV[3] score, ARGV[4] ttl.
+// touchAddScript adds a member to a zset or a set and extends the key's TTL to at least ttl;
+// ttl "0" removes the key's TTL instead (sets that list unfinished work: the active jobs, the
+// halted apps).
+// KEYS[1] the zset or set.
+// ARGV[1] mode: addZSet (ZADD), raiseZSet (ZADD only when it raises the member's score) or
+// addSet (SADD); ARGV[2] member; ARGV[3] score (zset modes); ARGV[4] ttl ms, or "0".
+// Output: 1.
+// Modes of touchAddScript.
+const (
+	addZSet   = "zadd"
+	raiseZSet = "zraise"
+	addSet    = "sadd"
+)
+
 var touchAddScript = redis.NewScript(prelude + `
-if ARGV[1] == 'z' then
+if ARGV[1] == 'zadd' then
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
-elseif ARGV[1] == 'g' then
+elseif ARGV[1] == 'zraise' then
   local cur = redis.call('ZSCORE', KEYS[1], ARGV[2])
   if not cur or tonumber(cur) < tonumber(ARGV[3]) then redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2]) end
 else
