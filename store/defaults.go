@@ -8,9 +8,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// defaultsKey holds the defaults the newest worker advertised (see AdvertiseDefaults).
-const defaultsKey = "sms:defaults"
-
 // Defaults are the SmsSdkAppId and sign name a worker sends with when a job names none. Workers
 // advertise them in Redis so that producers (enqueue, client) need not be configured with them.
 type Defaults struct {

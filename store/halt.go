@@ -140,30 +140,39 @@ func (s *Store) Resume(ctx context.Context, app string) ([]BatchRef, error) {
 	return out, nil
 }
 
-// AcquireLease takes the named lease for owner for ttl (SET NX PX), or renews it when owner
-// already holds it. false when someone else holds it.
-func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
-	if err := checkID("lease name", name); err != nil {
-		return false, err
-	}
-	if owner == "" {
-		return false, invalidf("lease %s: empty owner", name)
-	}
-	if ttl < time.Millisecond {
-		return false, invalidf("lease %s: ttl %v is under 1ms", name, ttl)
-	}
-	n, err := leaseAcquireScript.Run(ctx, s.rdb, []string{leaseKey(name)}, owner, ttl.Milliseconds()).Int()
-	if err != nil {
-		return false, wrap("acquire lease "+name, err)
-	}
-	return n == 1, nil
-}
+// popParkedScript removes one parked batch of a halted app. KEYS[1] halt, KEYS[2] parked.
+// ARGV[1] ttl. Returns the member "<job>|<batch>", or false when the app is not halted or nothing
+// is parked. Popping only while halted keeps a probe that races with Resume from taking a batch
+// Resume already handed out (Resume deletes both keys in one script). Once nothing is parked the
+// halt expires again ttl after its last write (see Halt).
+var popParkedScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local m = redis.call('SPOP', KEYS[2])
+if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return m
+`)
 
-// ReleaseLease gives the lease up if owner holds it (compare-and-delete); otherwise a no-op.
-func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
-	if err := checkID("lease name", name); err != nil {
-		return err
+// PopParked removes and returns one parked batch of a halted app (the probe sends it). ok=false
+// when nothing is parked or the app is not halted any more.
+func (s *Store) PopParked(ctx context.Context, app string) (ref BatchRef, ok bool, err error) {
+	if err := checkID("app id", app); err != nil {
+		return BatchRef{}, false, err
 	}
-	err := leaseReleaseScript.Run(ctx, s.rdb, []string{leaseKey(name)}, owner).Err()
-	return wrap("release lease "+name, err)
+	for {
+		m, err := popParkedScript.Run(ctx, s.rdb, []string{haltKey(app), parkedKey(app)}, s.retentionArg()).Text()
+		if isNil(err) {
+			return BatchRef{}, false, nil
+		}
+		if err != nil {
+			return BatchRef{}, false, wrap("pop parked of "+app, err)
+		}
+		job, b, found := strings.Cut(m, "|")
+		n, convErr := strconv.Atoi(b)
+		if found && convErr == nil && n >= 0 && checkID("job id", job) == nil {
+			return BatchRef{Job: job, Batch: n}, true, nil
+		}
+		// A malformed member (never written by Park) is dropped; look at the next one.
+	}
 }

@@ -188,3 +188,33 @@ func TestRoundTrip10k(t *testing.T) {
 		}
 	})
 }
+
+func TestPopParked(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		if _, ok, err := e.s.PopParked(ctx, testApp); ok || err != nil {
+			t.Fatalf("PopParked with nothing parked = %v, %v", ok, err)
+		}
+		if err := e.s.Halt(ctx, testApp, "H", t0); err != nil {
+			t.Fatal(err)
+		}
+		for b := range 3 {
+			if err := e.s.Park(ctx, testApp, "j", b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ref, ok, err := e.s.PopParked(ctx, testApp)
+		if err != nil || !ok || ref.Job != "j" {
+			t.Fatalf("PopParked = %+v, %v, %v", ref, ok, err)
+		}
+		refs, err := e.s.Resume(ctx, testApp)
+		if err != nil || len(refs) != 2 || slices.Contains(refs, ref) {
+			t.Fatalf("Resume after a pop = %v, %v (popped %v)", refs, err, ref)
+		}
+		// Not halted any more: nothing to pop even if something were parked.
+		if _, ok, _ := e.s.PopParked(ctx, testApp); ok {
+			t.Fatal("PopParked returned a batch of an app that is not halted")
+		}
+	})
+}

@@ -71,7 +71,8 @@ type Status struct {
 // time, with pending = total - sent - failed - cancelled (the numbers not settled yet: waiting,
 // in flight, due for a retry or unknown). The first row whose condition holds is the state; a
 // final state no longer changes (delivered and undelivered may still grow with late receipts).
-// Rejected input lines are not part of total and do not count.
+// Rejected input lines are not part of total and do not count. A number's outcome is a State
+// (Sent, Failed, Unknown, Retry), a different type: the two do not mix.
 //
 //	state       final  condition
 //	cancelling  no     cancel requested and pending > 0: nothing new is sent, the numbers in
@@ -411,6 +412,39 @@ func (s *Store) PendingBatches(ctx context.Context, job string) ([]Batch, error)
 				out = append(out, Batch{Index: from + i, NotBefore: parseMs(nb)})
 			case state == "inflight" && !now.Before(parseMs(at).Add(s.opts.ClaimLease)):
 				out = append(out, Batch{Index: from + i})
+			}
+		}
+	}
+	return out, nil
+}
+
+// UnknownBatches returns batches of a job whose record holds unknown numbers (sweeper), in index
+// order. ErrNotFound when the job does not exist.
+func (s *Store) UnknownBatches(ctx context.Context, job string) ([]int, error) {
+	h, err := s.readJob(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	if parseInt(h["unknown"]) <= 0 {
+		return nil, nil // the job counter says none: skip reading every batch
+	}
+	n := int(parseInt(h["batches"]))
+	var out []int
+	const chunk = 1000
+	for from := 0; from < n; from += chunk {
+		to := min(from+chunk, n)
+		cmds := make([]*redis.StringCmd, to-from)
+		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := from; i < to; i++ {
+				cmds[i-from] = p.HGet(ctx, batchKey(job, i), "s")
+			}
+			return nil
+		}); err != nil && !isNil(err) {
+			return nil, wrap(fmt.Sprintf("unknown batches of %s", job), err)
+		}
+		for i, c := range cmds {
+			if c.Val() == "unknown" {
+				out = append(out, from+i)
 			}
 		}
 	}

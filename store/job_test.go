@@ -447,3 +447,30 @@ func (e *env) usedMemory(t *testing.T) int64 {
 	t.Fatal("no used_memory in INFO memory")
 	return 0
 }
+
+func TestUnknownBatches(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.create(t, testJob("j"), 8, 2) // batches 0..3
+		if got, err := e.s.UnknownBatches(ctx, "j"); err != nil || len(got) != 0 {
+			t.Fatalf("UnknownBatches = %v, %v", got, err)
+		}
+		c1 := e.mustClaim(t, "j", 1, "t1")
+		e.commit(t, "j", 1, "t1", []NumberResult{{Index: c1.Indexes[0], State: Sent}}) // the other: unknown
+		e.mustClaim(t, "j", 3, "t3")
+		e.clock.Add(DefaultClaimLease)
+		if o := e.claim(t, "j", 3, "again").Outcome; o != Unresolved {
+			t.Fatalf("claim = %v", o)
+		}
+		if got, err := e.s.UnknownBatches(ctx, "j"); err != nil || !slices.Equal(got, []int{1, 3}) {
+			t.Fatalf("UnknownBatches = %v, %v", got, err)
+		}
+		if _, _, err := e.s.ResendUnknown(ctx, "j", 1, t0); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := e.s.UnknownBatches(ctx, "j"); !slices.Equal(got, []int{3}) {
+			t.Fatalf("UnknownBatches after resend = %v", got)
+		}
+	})
+}

@@ -9,12 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// sandboxKey is the hash of the shared zero-setup sandbox: owner url app signs (sign names
-// separated by "\n"), with a PX TTL its owner renews.
-//
-//	sms:sandbox            hash  owner url app signs, PX ttl (see ClaimSandbox)
-const sandboxKey = "sms:sandbox"
-
 // SandboxRecord names the in-process sandbox of the Tencent API that a zero-setup worker serves
 // (see cmd/worker). Its worker keeps it in Redis while it serves it, so that the other zero-setup
 // workers on the same Redis send through that one sandbox, whose receipts the one receipt puller
