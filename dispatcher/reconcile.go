@@ -33,11 +33,11 @@ type ReconcileConfig struct {
 	Logger  *zap.Logger
 	Metrics *Metrics
 	// ReconcileWindow is how long unknown numbers wait for evidence before being looked up by
-	// number and, without evidence, resent. Default 60 s. otp jobs that have not expired are
-	// resent at once.
+	// number and, without evidence, resent. Default DefaultReconcileWindow (60 s, shared with
+	// SendConfig.ReconcileWindow). otp jobs that have not expired are resent at once.
 	ReconcileWindow time.Duration
 	// EvidenceSlack widens the evidence window before the attempt's claim time (clock skew).
-	// Default 5 s.
+	// Default DefaultEvidenceSlack (5 s).
 	EvidenceSlack time.Duration
 	Now           func() time.Time
 }

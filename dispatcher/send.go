@@ -17,12 +17,19 @@ import (
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
 
-// Defaults of SendConfig (and of the other configs that share the fields).
+// Defaults of SendConfig (and of the other configs that share the fields). dispatcher owns them;
+// worker aliases them (worker.DefaultReconcileWindow and so on).
 const (
-	DefaultReconcileWindow   = 60 * time.Second
-	DefaultHaltProbeInterval = 5 * time.Minute
-	DefaultHaltCacheTTL      = time.Second
-	DefaultCommitTimeout     = 10 * time.Second
+	// DefaultReconcileWindow is the default of SendConfig.ReconcileWindow and
+	// ReconcileConfig.ReconcileWindow.
+	DefaultReconcileWindow = 60 * time.Second
+	// DefaultHaltProbeInterval is the default of SendConfig.HaltProbeInterval: the retry
+	// package's halt probe delay (retry.DefaultHaltProbe), of which it is the setting.
+	DefaultHaltProbeInterval = retry.DefaultHaltProbe
+	// DefaultHaltCacheTTL is the default of SendConfig.HaltCacheTTL.
+	DefaultHaltCacheTTL = time.Second
+	// DefaultCommitTimeout is the default of SendConfig.CommitTimeout.
+	DefaultCommitTimeout = 10 * time.Second
 )
 
 // SendConfig configures a SendHandler. Store, Sender, Enqueuer and Limiter are required.
@@ -80,33 +87,10 @@ type SendHandler struct {
 
 // NewSendHandler checks cfg, applies its defaults and returns the handler.
 func NewSendHandler(cfg SendConfig) (*SendHandler, error) {
-	switch {
-	case cfg.Store == nil:
-		return nil, errors.New("dispatcher: SendConfig.Store is nil")
-	case cfg.Sender == nil:
-		return nil, errors.New("dispatcher: SendConfig.Sender is nil")
-	case cfg.Enqueuer == nil:
-		return nil, errors.New("dispatcher: SendConfig.Enqueuer is nil")
-	case cfg.Limiter == nil:
-		return nil, errors.New("dispatcher: SendConfig.Limiter is nil")
-	case cfg.ReconcileWindow < 0, cfg.HaltProbeInterval < 0, cfg.CommitTimeout < 0:
-		return nil, errors.New("dispatcher: SendConfig durations must not be negative")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.ReconcileWindow == 0 {
-		cfg.ReconcileWindow = DefaultReconcileWindow
-	}
-	if cfg.HaltProbeInterval == 0 {
-		cfg.HaltProbeInterval = DefaultHaltProbeInterval
-	}
-	if cfg.HaltCacheTTL == 0 {
-		cfg.HaltCacheTTL = DefaultHaltCacheTTL
-	}
-	if cfg.CommitTimeout == 0 {
-		cfg.CommitTimeout = DefaultCommitTimeout
-	}
-	if cfg.Policy.HaltProbe == 0 {
-		cfg.Policy.HaltProbe = cfg.HaltProbeInterval
-	}
+	cfg = cfg.withDefaults()
 	m := orNew(cfg.Metrics)
 	now := nowOrDefault(cfg.Now)
 	return &SendHandler{

@@ -37,18 +37,21 @@ const MaxBatchSize = 200
 // maxIDLen bounds job ids, app ids and lease names (they are embedded in keys).
 const maxIDLen = 128
 
-// Default option values.
+// Default option values. store owns them; worker aliases them (worker.DefaultRetention and so on).
 const (
-	DefaultRetention     = 72 * time.Hour
-	DefaultClaimLease    = 60 * time.Second
+	// DefaultRetention is the default of Options.Retention.
+	DefaultRetention = 72 * time.Hour
+	// DefaultClaimLease is the default of Options.ClaimLease.
+	DefaultClaimLease = 60 * time.Second
+	// DefaultReceiptWindow is the default of Options.ReceiptWindow.
 	DefaultReceiptWindow = time.Hour
 )
 
 // Options configures a Store. Zero fields take the defaults.
 type Options struct {
-	Retention     time.Duration    // default 72h: how long a job's keys are kept once it has settled (none expires before), and the TTL of serial index entries and receipt records
-	ClaimLease    time.Duration    // default 60s: how long an in-flight claim is honoured; a claim older than this without commit means the attempt died -> its numbers become unknown
-	ReceiptWindow time.Duration    // default 1h: after the last send, numbers without a receipt count as sent with unknown delivery, so the job can be done
+	Retention     time.Duration    // default DefaultRetention (72h): how long a job's keys are kept once it has settled (none expires before), and the TTL of serial index entries and receipt records
+	ClaimLease    time.Duration    // default DefaultClaimLease (60s): how long an in-flight claim is honoured; a claim older than this without commit means the attempt died -> its numbers become unknown
+	ReceiptWindow time.Duration    // default DefaultReceiptWindow (1h): after the last send, numbers without a receipt count as sent with unknown delivery, so the job can be done
 	Now           func() time.Time // default time.Now
 }
 

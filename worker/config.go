@@ -8,29 +8,34 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/smsdispatch/smsdispatch/dispatcher"
 	"github.com/smsdispatch/smsdispatch/retry"
+	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
 
-// Defaults applied by Config.WithDefaults to zero fields.
+// Defaults applied by Config.WithDefaults to zero fields. Each default has one owner, the lowest
+// package that uses it; the worker's own are the ones only the worker uses, the others alias their
+// owner's constant (store for retention, claim lease and receipt window; dispatcher for the
+// reconcile window, halt probe interval, receipt pull, receipt lookup and sweeper).
 const (
 	DefaultRateLimit                = 3000 // Tencent's default SendSms limit, calls per second
-	DefaultStatusPullInterval       = 10 * time.Second
+	DefaultStatusPullInterval       = dispatcher.DefaultPullInterval
 	DefaultConcurrency              = 32
 	DefaultOTPConcurrency           = 8
 	DefaultMaintConcurrency         = 4
-	DefaultReconcileWindow          = 60 * time.Second
-	DefaultReceiptWindow            = time.Hour
-	DefaultClaimLease               = 60 * time.Second
-	DefaultRetention                = 72 * time.Hour
-	DefaultHaltProbeInterval        = 5 * time.Minute
-	DefaultSweepInterval            = time.Minute
-	DefaultSweepGrace               = time.Minute
+	DefaultReconcileWindow          = dispatcher.DefaultReconcileWindow
+	DefaultReceiptWindow            = store.DefaultReceiptWindow
+	DefaultClaimLease               = store.DefaultClaimLease
+	DefaultRetention                = store.DefaultRetention
+	DefaultHaltProbeInterval        = dispatcher.DefaultHaltProbeInterval
+	DefaultSweepInterval            = dispatcher.DefaultSweepInterval
+	DefaultSweepGrace               = dispatcher.DefaultSweepGrace
 	DefaultShutdownTimeout          = 15 * time.Second
 	DefaultTaskCheckInterval        = time.Second
 	DefaultOTPTaskCheckInterval     = 10 * time.Millisecond
 	DefaultDelayedTaskCheckInterval = time.Second
-	DefaultReceiptLookupAge         = 5 * time.Minute
+	DefaultReceiptLookupAge         = dispatcher.DefaultReceiptLookupAge
 )
 
 // Queue weights of the main server (tasks.QueueNormal, tasks.QueueBulk). tasks.QueueMaint has
@@ -55,55 +60,67 @@ type Config struct {
 	SignName string
 
 	// RateLimit is the fleet-wide SendSms limit: calls in any sliding second, summed over every
-	// worker sharing Redis. Default 3000.
+	// worker sharing Redis. Default DefaultRateLimit (3000).
 	RateLimit int
-	// StatusPullInterval is the wait between receipt pulls (PullSmsSendStatus). Default 10 s.
+	// StatusPullInterval is the wait between receipt pulls (PullSmsSendStatus). Default
+	// DefaultStatusPullInterval (10 s, dispatcher.DefaultPullInterval).
 	StatusPullInterval time.Duration
 
-	// Concurrency is the number of main-server slots (normal and bulk queues). Default 32.
+	// Concurrency is the number of main-server slots (normal and bulk queues). Default
+	// DefaultConcurrency (32).
 	Concurrency int
 	// OTPConcurrency is the number of slots of the OTP server, which serves only the otp queue, so
-	// OTPs are never stuck behind bulk batches. Default 8.
+	// OTPs are never stuck behind bulk batches. Default DefaultOTPConcurrency (8).
 	OTPConcurrency int
 	// MaintConcurrency is the number of slots of the maintenance server, which serves only the
 	// maint queue (reconcile and halt probes), so that reconciling thousands of unknown numbers
-	// (lookups at 20 calls/s for the account) never holds a slot that sends. Default 4.
+	// (lookups at 20 calls/s for the account) never holds a slot that sends. Default
+	// DefaultMaintConcurrency (4).
 	MaintConcurrency int
 
 	// ReconcileWindow is how long numbers with an unknown outcome wait for evidence (a receipt)
-	// before they are looked up by number and, without evidence, resent. Default 60 s.
+	// before they are looked up by number and, without evidence, resent. Default
+	// DefaultReconcileWindow (60 s, dispatcher.DefaultReconcileWindow). It sets both
+	// dispatcher.SendConfig.ReconcileWindow and dispatcher.ReconcileConfig.ReconcileWindow.
 	ReconcileWindow time.Duration
 	// ReceiptWindow is how long after its send a number without a receipt still keeps its job
-	// open; after it the number counts as sent with an unknown delivery. Default 1 h.
+	// open; after it the number counts as sent with an unknown delivery. Default
+	// DefaultReceiptWindow (1 h, store.DefaultReceiptWindow).
 	ReceiptWindow time.Duration
 	// ReceiptLookupAge is how long after its send a number without a receipt waits before it is
 	// looked up by number (PullSmsSendStatusByPhoneNumber, within the by-number budget): the
-	// recovery of receipt pages lost by a crash between their pull and their save. Default 5 min.
+	// recovery of receipt pages lost by a crash between their pull and their save. Default
+	// DefaultReceiptLookupAge (5 min, dispatcher.DefaultReceiptLookupAge).
 	ReceiptLookupAge time.Duration
 	// ClaimLease is how long a batch claim is honoured without a commit before its numbers are
-	// considered unknown (the attempt died). Keep it above Tencent.Timeout. Default 60 s.
+	// considered unknown (the attempt died). Keep it above Tencent.Timeout. Default
+	// DefaultClaimLease (60 s, store.DefaultClaimLease).
 	ClaimLease time.Duration
-	// Retention is the TTL of job records, serial index and receipts. Default 72 h.
+	// Retention is the TTL of job records, serial index and receipts. Default DefaultRetention
+	// (72 h, store.DefaultRetention).
 	Retention time.Duration
-	// HaltProbeInterval is how long a halted app waits before one batch probes it. Default 5 min.
+	// HaltProbeInterval is how long a halted app waits before one batch probes it. Default
+	// DefaultHaltProbeInterval (5 min, dispatcher.DefaultHaltProbeInterval).
 	HaltProbeInterval time.Duration
 	// SweepInterval is the period of the sweeper (re-enqueues batches whose task is gone).
-	// Default 1 min.
+	// Default DefaultSweepInterval (1 min, dispatcher.DefaultSweepInterval).
 	SweepInterval time.Duration
 	// SweepGrace is how long a batch may be due without having been sent before the sweeper
-	// enqueues its task again. Default 1 min.
+	// enqueues its task again. Default DefaultSweepGrace (1 min, dispatcher.DefaultSweepGrace).
 	SweepGrace time.Duration
 
 	// ShutdownTimeout is how long Shutdown lets running handlers finish before asynq puts their
-	// tasks back in Redis (the batch records then settle them). Default 15 s, above the Tencent
-	// client's default 10 s call timeout.
+	// tasks back in Redis (the batch records then settle them). Default DefaultShutdownTimeout
+	// (15 s), above the Tencent client's default 10 s call timeout.
 	ShutdownTimeout time.Duration
-	// TaskCheckInterval is the main server's poll interval when its queues are empty. Default 1 s.
+	// TaskCheckInterval is the main server's poll interval when its queues are empty. Default
+	// DefaultTaskCheckInterval (1 s).
 	TaskCheckInterval time.Duration
-	// OTPTaskCheckInterval is the OTP server's poll interval. Default 10 ms.
+	// OTPTaskCheckInterval is the OTP server's poll interval. Default
+	// DefaultOTPTaskCheckInterval (10 ms).
 	OTPTaskCheckInterval time.Duration
 	// DelayedTaskCheckInterval is how often scheduled and retry tasks are moved to pending on
-	// both servers. Default 1 s.
+	// both servers. Default DefaultDelayedTaskCheckInterval (1 s).
 	DelayedTaskCheckInterval time.Duration
 
 	// MetricsAddr is the host:port of the HTTP endpoints /metrics, /healthz and /readyz. Empty
