@@ -2,22 +2,20 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
+
+	"github.com/smsdispatch/smsdispatch/internal/redisconf"
 )
 
 // DefaultRedisURL is the Redis used when neither REDIS_URL nor REDIS_CLUSTER_NODES is set: the
 // local Redis, or the embedded one a zero-setup worker serves there.
-const DefaultRedisURL = "redis://127.0.0.1:6379/0"
+const DefaultRedisURL = redisconf.DefaultURL
 
 // Config is enqueue's settings. They are read like the worker's: each from its environment
 // variable, overridden by its flag (flags win).
@@ -37,56 +35,13 @@ type Config struct {
 // setting is one environment variable with its (persistent) flag.
 type setting struct {
 	env, flag, usage string
+	def              string // shown in the help; set substitutes it for an empty value
 	secret           bool
 	set              func(c *Config, raw string) error // error text follows "NAME: "
 }
 
-var settings = []setting{
-	{env: "REDIS_URL", flag: "redis-url", usage: "Redis URL, redis:// or rediss:// for TLS (default " + DefaultRedisURL + ")",
-		set: func(c *Config, raw string) error {
-			if raw == "" {
-				raw = DefaultRedisURL
-			}
-			if _, err := redis.ParseURL(raw); err != nil {
-				return fmt.Errorf("%q is not a Redis URL (redis://[user:password@]host:port/db or rediss://...): %s",
-					redactURL(raw), strings.ReplaceAll(err.Error(), raw, redactURL(raw)))
-			}
-			c.RedisURL = raw
-			return nil
-		}},
-	{env: "REDIS_CLUSTER_NODES", flag: "redis-cluster-nodes", usage: "comma-separated host:port seed nodes of a Redis Cluster; when set, used instead of REDIS_URL",
-		set: func(c *Config, raw string) error {
-			c.RedisClusterNodes = nil
-			if strings.TrimSpace(raw) == "" {
-				return nil
-			}
-			for _, n := range strings.Split(raw, ",") {
-				n = strings.TrimSpace(n)
-				host, port, err := net.SplitHostPort(n)
-				if p, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || p < 1 || p > 65535 {
-					return fmt.Errorf("%q is not a host:port", n)
-				}
-				c.RedisClusterNodes = append(c.RedisClusterNodes, n)
-			}
-			return nil
-		}},
-	{env: "REDIS_CLUSTER_USERNAME", flag: "redis-cluster-username", usage: "ACL user for REDIS_CLUSTER_NODES",
-		set: func(c *Config, raw string) error { c.RedisClusterUsername = raw; return nil }},
-	{env: "REDIS_CLUSTER_PASSWORD", flag: "redis-cluster-password", secret: true, usage: "password for REDIS_CLUSTER_NODES (prefer the environment variable)",
-		set: func(c *Config, raw string) error { c.RedisClusterPassword = raw; return nil }},
-	{env: "REDIS_CLUSTER_TLS", flag: "redis-cluster-tls", usage: "use TLS to REDIS_CLUSTER_NODES (true/false)",
-		set: func(c *Config, raw string) error {
-			if raw == "" {
-				c.RedisClusterTLS = false
-				return nil
-			}
-			b, err := strconv.ParseBool(strings.TrimSpace(raw))
-			if err != nil {
-				return fmt.Errorf("%q is not true or false", raw)
-			}
-			c.RedisClusterTLS = b
-			return nil
-		}},
+// settings are redisconf's Redis settings, each with its flag, then enqueue's own.
+var settings = append(redisSettings(), []setting{
 	{env: "SMS_SDK_APP_ID", flag: "", usage: "default SmsSdkAppId for --app",
 		set: func(c *Config, raw string) error {
 			if raw != "" && strings.Trim(raw, "0123456789") != "" {
@@ -97,13 +52,56 @@ var settings = []setting{
 		}},
 	{env: "SMS_SIGN_NAME", flag: "", usage: "default sign name for --sign",
 		set: func(c *Config, raw string) error { c.SignName = raw; return nil }},
+}...)
+
+// redisSettings are redisconf's Redis settings as enqueue settings. An empty value means the
+// setting's default.
+func redisSettings() []setting {
+	var out []setting
+	for _, v := range redisconf.Vars() {
+		out = append(out, setting{env: v.Env, flag: v.Flag, usage: v.Usage, def: v.Default, secret: v.Secret,
+			set: func(c *Config, raw string) error {
+				if raw == "" {
+					raw = v.Default
+				}
+				r := c.redis()
+				err := v.Set(&r, raw)
+				c.setRedis(r)
+				return err
+			}})
+	}
+	return out
+}
+
+// redis returns the Redis settings of c.
+func (c Config) redis() redisconf.Settings {
+	return redisconf.Settings{
+		URL:             c.RedisURL,
+		ClusterNodes:    c.RedisClusterNodes,
+		ClusterUsername: c.RedisClusterUsername,
+		ClusterPassword: c.RedisClusterPassword,
+		ClusterTLS:      c.RedisClusterTLS,
+	}
+}
+
+// setRedis stores r into c.
+func (c *Config) setRedis(r redisconf.Settings) {
+	c.RedisURL = r.URL
+	c.RedisClusterNodes = r.ClusterNodes
+	c.RedisClusterUsername = r.ClusterUsername
+	c.RedisClusterPassword = r.ClusterPassword
+	c.RedisClusterTLS = r.ClusterTLS
 }
 
 // addConfigFlags declares the persistent flags of the settings that have one.
 func addConfigFlags(fs *pflag.FlagSet) {
 	for _, s := range settings {
 		if s.flag != "" {
-			fs.String(s.flag, "", s.usage+" (env "+s.env+")")
+			help := s.usage + " (env " + s.env + ")"
+			if s.def != "" && !s.secret {
+				help += fmt.Sprintf(" (default %q)", s.def)
+			}
+			fs.String(s.flag, "", help)
 		}
 	}
 }
@@ -142,22 +140,7 @@ func (c Config) source(env string) string {
 
 // Validate checks the settings together; each error names the setting.
 func (c Config) Validate() error {
-	var errs []error
-	if _, err := redis.ParseURL(c.RedisURL); err != nil && len(c.RedisClusterNodes) == 0 {
-		errs = append(errs, fmt.Errorf("%s: %q is not a Redis URL", c.source("REDIS_URL"), redactURL(c.RedisURL)))
-	}
-	if len(c.RedisClusterNodes) == 0 {
-		if c.RedisClusterUsername != "" {
-			errs = append(errs, fmt.Errorf("%s: only used with REDIS_CLUSTER_NODES (put the user in REDIS_URL)", c.source("REDIS_CLUSTER_USERNAME")))
-		}
-		if c.RedisClusterPassword != "" {
-			errs = append(errs, fmt.Errorf("%s: only used with REDIS_CLUSTER_NODES (put the password in REDIS_URL)", c.source("REDIS_CLUSTER_PASSWORD")))
-		}
-		if c.RedisClusterTLS {
-			errs = append(errs, fmt.Errorf("%s: only used with REDIS_CLUSTER_NODES (use a rediss:// REDIS_URL)", c.source("REDIS_CLUSTER_TLS")))
-		}
-	}
-	return errors.Join(errs...)
+	return c.redis().Validate(c.source)
 }
 
 // redisName names the Redis setting in use, for messages.
@@ -171,21 +154,11 @@ func (c Config) redisName() string {
 // openRedis connects to the configured Redis (Cluster when RedisClusterNodes is set) and checks
 // that it answers.
 func (c Config) openRedis(ctx context.Context) (redis.UniversalClient, error) {
-	var rdb redis.UniversalClient
-	where := redactURL(c.RedisURL)
-	if len(c.RedisClusterNodes) > 0 {
-		opt := &redis.ClusterOptions{Addrs: c.RedisClusterNodes, Username: c.RedisClusterUsername, Password: c.RedisClusterPassword}
-		if c.RedisClusterTLS {
-			opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-		rdb = redis.NewClusterClient(opt)
-		where = strings.Join(c.RedisClusterNodes, ",")
-	} else {
-		opt, err := redis.ParseURL(c.RedisURL)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not a Redis URL", c.redisName(), where)
-		}
-		rdb = redis.NewClient(opt)
+	r := c.redis()
+	where := r.Where()
+	rdb, err := r.NewClient()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %q is not a Redis URL", c.redisName(), where)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -198,20 +171,4 @@ func (c Config) openRedis(ctx context.Context) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("%s: %s does not answer%s: %w", c.redisName(), where, hint, err)
 	}
 	return rdb, nil
-}
-
-// redactURL hides the password of a Redis URL.
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	i := strings.Index(raw, "://")
-	at := strings.LastIndex(raw, "@")
-	if i < 0 || at < i {
-		return raw
-	}
-	if user, _, ok := strings.Cut(raw[i+3:at], ":"); ok {
-		return raw[:i+3] + user + ":xxxxx" + raw[at:]
-	}
-	return raw
 }

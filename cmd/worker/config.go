@@ -6,20 +6,19 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/smsdispatch/smsdispatch/internal/redisconf"
 	"github.com/smsdispatch/smsdispatch/worker"
 )
 
 // DefaultRedisURL is the Redis used when neither REDIS_URL nor REDIS_CLUSTER_NODES is set.
-const DefaultRedisURL = "redis://127.0.0.1:6379/0"
+const DefaultRedisURL = redisconf.DefaultURL
 
 // Config is every setting of the worker program. Load fills it from the environment and the
 // command line (flags win); Validate checks the settings together.
@@ -72,40 +71,9 @@ type setting struct {
 // flagName is the flag of an environment variable: lowercase, dashes for underscores.
 func (s setting) flagName() string { return strings.ReplaceAll(strings.ToLower(s.env), "_", "-") }
 
-// settings is the table of every worker setting, in the order of the README's configuration table.
-var settings = []setting{
-	{env: "REDIS_URL", def: DefaultRedisURL,
-		usage: "Redis URL (redis:// or rediss:// for TLS); when unset and nothing answers on 127.0.0.1:6379, in sandbox mode an embedded in-memory Redis is served there, otherwise start-up fails",
-		set: func(c *Config, raw string) error {
-			if _, err := redis.ParseURL(raw); err != nil {
-				return fmt.Errorf("%q is not a Redis URL (redis://[user:password@]host:port/db or rediss://...): %v", redactURL(raw), redactErr(err, raw))
-			}
-			c.RedisURL = raw
-			return nil
-		}},
-	{env: "REDIS_CLUSTER_NODES", usage: "comma-separated host:port seed nodes of a Redis Cluster; when set, used instead of REDIS_URL",
-		set: func(c *Config, raw string) error {
-			c.RedisClusterNodes = nil
-			if strings.TrimSpace(raw) == "" {
-				return nil
-			}
-			for _, n := range strings.Split(raw, ",") {
-				n = strings.TrimSpace(n)
-				host, port, err := net.SplitHostPort(n)
-				if err != nil || host == "" || !validPort(port) {
-					return fmt.Errorf("%q is not a host:port", n)
-				}
-				c.RedisClusterNodes = append(c.RedisClusterNodes, n)
-			}
-			return nil
-		}},
-	{env: "REDIS_CLUSTER_USERNAME", usage: "ACL user name for REDIS_CLUSTER_NODES (REDIS_URL carries its own)",
-		set: func(c *Config, raw string) error { c.RedisClusterUsername = raw; return nil }},
-	{env: "REDIS_CLUSTER_PASSWORD", secret: true, usage: "password for REDIS_CLUSTER_NODES (REDIS_URL carries its own)",
-		set: func(c *Config, raw string) error { c.RedisClusterPassword = raw; return nil }},
-	{env: "REDIS_CLUSTER_TLS", def: "false", usage: "use TLS to REDIS_CLUSTER_NODES",
-		set: func(c *Config, raw string) (err error) { c.RedisClusterTLS, err = parseBool(raw); return err }},
-
+// settings is the table of every worker setting, in the order of the README's configuration
+// table: the Redis settings of package redisconf, then the worker's own.
+var settings = append(redisSettings(), []setting{
 	{env: "TENCENTCLOUD_SECRET_ID", usage: "Tencent Cloud API SecretId; with no credentials and no SMS_ENDPOINT the worker runs against an in-process sandbox",
 		set: func(c *Config, raw string) error { c.SecretID = raw; return noSpace(raw, false) }},
 	{env: "TENCENTCLOUD_SECRET_KEY", secret: true, usage: "Tencent Cloud API SecretKey (prefer the environment variable: flags show in ps)",
@@ -184,6 +152,48 @@ var settings = []setting{
 			c.LogFormat = raw
 			return nil
 		}},
+}...)
+
+// embeddedRedisNote is what the worker adds to redisconf's help of REDIS_URL.
+const embeddedRedisNote = "; when unset and nothing answers on 127.0.0.1:6379, in sandbox mode an embedded in-memory Redis is served there, otherwise start-up fails"
+
+// redisSettings are redisconf's Redis settings as worker settings.
+func redisSettings() []setting {
+	var out []setting
+	for _, v := range redisconf.Vars() {
+		usage := v.Usage
+		if v.Env == redisconf.EnvURL {
+			usage += embeddedRedisNote
+		}
+		out = append(out, setting{env: v.Env, def: v.Default, usage: usage, secret: v.Secret,
+			set: func(c *Config, raw string) error {
+				r := c.redis()
+				err := v.Set(&r, raw)
+				c.setRedis(r)
+				return err
+			}})
+	}
+	return out
+}
+
+// redis returns the Redis settings of c.
+func (c Config) redis() redisconf.Settings {
+	return redisconf.Settings{
+		URL:             c.RedisURL,
+		ClusterNodes:    c.RedisClusterNodes,
+		ClusterUsername: c.RedisClusterUsername,
+		ClusterPassword: c.RedisClusterPassword,
+		ClusterTLS:      c.RedisClusterTLS,
+	}
+}
+
+// setRedis stores r into c.
+func (c *Config) setRedis(r redisconf.Settings) {
+	c.RedisURL = r.URL
+	c.RedisClusterNodes = r.ClusterNodes
+	c.RedisClusterUsername = r.ClusterUsername
+	c.RedisClusterPassword = r.ClusterPassword
+	c.RedisClusterTLS = r.ClusterTLS
 }
 
 // settingNames returns every environment variable Load reads.
@@ -299,16 +309,8 @@ func (c Config) Validate() error {
 			add("SMS_SDK_APP_ID: required with credentials or SMS_ENDPOINT (the SmsSdkAppId, e.g. 1400000000)")
 		}
 	}
-	if len(c.RedisClusterNodes) == 0 {
-		if c.RedisClusterUsername != "" {
-			add("REDIS_CLUSTER_USERNAME: only used with REDIS_CLUSTER_NODES (put the user in REDIS_URL)")
-		}
-		if c.RedisClusterPassword != "" {
-			add("REDIS_CLUSTER_PASSWORD: only used with REDIS_CLUSTER_NODES (put the password in REDIS_URL)")
-		}
-		if c.RedisClusterTLS {
-			add("REDIS_CLUSTER_TLS: only used with REDIS_CLUSTER_NODES (use a rediss:// REDIS_URL)")
-		}
+	if err := c.redis().Validate(nil); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Retention < c.ReceiptWindow {
 		add("SMS_RETENTION: %s is shorter than SMS_RECEIPT_WINDOW (%s)", c.Retention, c.ReceiptWindow)
@@ -381,26 +383,10 @@ func isDigits(s string) bool {
 }
 
 // redactURL hides the password of a Redis URL.
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	i := strings.Index(raw, "://")
-	at := strings.LastIndex(raw, "@")
-	if i < 0 || at < i {
-		return raw
-	}
-	userinfo := raw[i+3 : at]
-	if u, _, ok := strings.Cut(userinfo, ":"); ok {
-		return raw[:i+3] + u + ":xxxxx" + raw[at:]
-	}
-	return raw
-}
+func redactURL(raw string) string { return redisconf.RedactURL(raw) }
 
 // redactErr returns err's text with raw replaced by its redacted form.
-func redactErr(err error, raw string) string {
-	return strings.ReplaceAll(err.Error(), raw, redactURL(raw))
-}
+func redactErr(err error, raw string) string { return redisconf.RedactErr(err, raw) }
 
 // knownSetting reports whether name is an environment variable Load reads.
 func knownSetting(name string) bool { return slices.Contains(settingNames(), name) }
