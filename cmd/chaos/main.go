@@ -74,7 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	retryRate := fs.Float64("retry-rate", -1, "share of numbers the sandbox answers with --retry-code (default: the scenario's, 0.01)")
 	retryCode := fs.String("retry-code", "", "per-number code of --retry-rate (default "+chaos.DefaultRetryCode+")")
 	aof := fs.String("aof", "", "true: redis-server appendonly yes + appendfsync always (default: the scenario's)")
-	fault := fs.String("fault", "", "none, worker or redis (default: the scenario's)")
+	fault := fs.String("fault", "", "none, worker (kill -9), worker-term (SIGTERM) or redis (default: the scenario's)")
 	killEvery := fs.Duration("kill-every", 0, "a kill every ... (default: the scenario's, 4s)")
 	killFor := fs.Duration("kill-for", 0, "kills during the first ... after enqueue starts (default: the scenario's)")
 	downtime := fs.Duration("downtime", -1, "how long a killed process stays down before its restart (default: the scenario's)")

@@ -54,12 +54,15 @@ const (
 	// FaultRedis kills redis-server with SIGKILL and starts it again at once on the same port
 	// and data directory (so its append-only file is loaded).
 	FaultRedis Fault = "redis"
+	// FaultWorkerTerm stops a random worker with SIGTERM (a graceful shutdown, as a rolling
+	// deploy does), waits for it to exit, and starts it again.
+	FaultWorkerTerm Fault = "worker-term"
 )
 
-// ParseFault parses "none", "worker" or "redis".
+// ParseFault parses "none", "worker", "worker-term" or "redis".
 func ParseFault(s string) (Fault, error) {
 	switch f := Fault(s); f {
-	case FaultNone, FaultWorker, FaultRedis:
+	case FaultNone, FaultWorker, FaultWorkerTerm, FaultRedis:
 		return f, nil
 	}
 	return "", fmt.Errorf("chaos: fault %q is not none, worker or redis", s)
@@ -262,6 +265,8 @@ func (sc Scenario) Describe() string {
 	switch sc.Fault {
 	case FaultWorker:
 		fmt.Fprintf(&b, ", kill -9 of a random worker every %v for the first %v (restarted %s)", sc.KillEvery, sc.KillFor, restartWhen(sc.Downtime))
+	case FaultWorkerTerm:
+		fmt.Fprintf(&b, ", SIGTERM of a random worker every %v for the first %v (restarted once it exited, %s)", sc.KillEvery, sc.KillFor, restartWhen(sc.Downtime))
 	case FaultRedis:
 		fmt.Fprintf(&b, ", redis-server killed with -9 every %v for the first %v (restarted %s)", sc.KillEvery, sc.KillFor, restartWhen(sc.Downtime))
 	default:
@@ -731,14 +736,19 @@ func (r *run) killLoop(ctx context.Context, t0 time.Time) {
 		}
 		killedAt := time.Since(t0)
 		switch sc.Fault {
-		case FaultWorker:
+		case FaultWorker, FaultWorkerTerm:
+			graceful := sc.Fault == FaultWorkerTerm
+			how := "kill -9"
+			if graceful {
+				how = "SIGTERM"
+			}
 			i := rng.IntN(len(r.workers.slots))
-			pid, err := r.workers.killAndRestart(i, sc.Downtime)
+			pid, err := r.workers.killAndRestart(i, sc.Downtime, graceful)
 			r.countKill()
 			if err != nil {
-				r.logf("kill %d: worker-%d (pid %d) killed, restart failed: %v", n, i, pid, err)
+				r.logf("kill %d: worker-%d (pid %d) stopped (%s), restart failed: %v", n, i, pid, how, err)
 			} else {
-				r.logf("kill %d at %s: kill -9 worker-%d (pid %d), restarted %s", n, secs(killedAt), i, pid, restartWhen(sc.Downtime))
+				r.logf("kill %d at %s: %s worker-%d (pid %d), restarted %s", n, secs(killedAt), how, i, pid, restartWhen(sc.Downtime))
 			}
 		case FaultRedis:
 			err := r.redis.restart(sc.Downtime)

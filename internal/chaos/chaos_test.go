@@ -218,7 +218,7 @@ func TestChildEnv(t *testing.T) {
 
 func TestParseFault(t *testing.T) {
 	t.Parallel()
-	for _, s := range []string{"none", "worker", "redis"} {
+	for _, s := range []string{"none", "worker", "worker-term", "redis"} {
 		if f, err := ParseFault(s); err != nil || string(f) != s {
 			t.Errorf("ParseFault(%q) = %q, %v", s, f, err)
 		}

@@ -157,6 +157,9 @@ func (p *proc) alive() bool {
 	}
 }
 
+// gracefulStopWait bounds a FaultWorkerTerm stop: the worker's SHUTDOWN_TIMEOUT (15 s) and some.
+const gracefulStopWait = 30 * time.Second
+
 // kill9 sends SIGKILL (kill -9) and waits until the process is reaped.
 func (p *proc) kill9() {
 	p.intended.Store(true)
@@ -449,7 +452,7 @@ func (wp *workerPool) startSlot(s *workerSlot) error {
 
 // killAndRestart sends SIGKILL to worker i, waits until it is reaped and, after down (0: at
 // once), starts it again. It returns the killed pid.
-func (wp *workerPool) killAndRestart(i int, down time.Duration) (int, error) {
+func (wp *workerPool) killAndRestart(i int, down time.Duration, graceful bool) (int, error) {
 	s := wp.slots[i]
 	wp.mu.Lock()
 	if wp.stopping {
@@ -458,7 +461,11 @@ func (wp *workerPool) killAndRestart(i int, down time.Duration) (int, error) {
 	}
 	p := s.p
 	wp.mu.Unlock()
-	p.kill9()
+	if graceful {
+		p.stop(gracefulStopWait)
+	} else {
+		p.kill9()
+	}
 	wp.mu.Lock()
 	wp.killed++
 	wp.mu.Unlock()

@@ -53,6 +53,8 @@ func (r *Result) Report(w io.Writer) {
 	switch sc.Fault {
 	case FaultWorker:
 		row("kills", "%d kill -9 of a worker; %d worker starts, %d exits on their own", r.Kills, r.WorkerStarts, r.WorkerExits)
+	case FaultWorkerTerm:
+		row("kills", "%d SIGTERM of a worker; %d worker starts, %d exits on their own", r.Kills, r.WorkerStarts, r.WorkerExits)
 	case FaultRedis:
 		row("kills", "%d kill -9 of redis-server; %d redis starts, %d exits on their own; %d worker exits on their own", r.Kills, r.RedisStarts, r.RedisExits, r.WorkerExits)
 	default:
