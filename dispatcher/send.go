@@ -283,7 +283,7 @@ func (h *SendHandler) callFailed(ctx context.Context, log *zap.Logger, cr store.
 		log = log.With(zap.String("request_id", apiErr.RequestID))
 	}
 
-	all := func(state store.State, code string) []store.NumberResult {
+	all := func(state store.NumberState, code string) []store.NumberResult {
 		out := make([]store.NumberResult, len(cr.Indexes))
 		for i, idx := range cr.Indexes {
 			out[i] = store.NumberResult{Index: idx, State: state, Code: code}
@@ -550,7 +550,7 @@ func countStates(m *Metrics, results []store.NumberResult) {
 			other++
 		}
 	}
-	for i, st := range [...]store.State{store.Sent, store.Failed, store.Unknown, store.Retry} {
+	for i, st := range [...]store.NumberState{store.Sent, store.Failed, store.Unknown, store.Retry} {
 		if n[i] > 0 {
 			m.Numbers.WithLabelValues(stateName(st)).Add(float64(n[i]))
 		}
@@ -560,7 +560,7 @@ func countStates(m *Metrics, results []store.NumberResult) {
 	}
 }
 
-func stateName(s store.State) string {
+func stateName(s store.NumberState) string {
 	switch s {
 	case store.Sent:
 		return "sent"

@@ -889,7 +889,7 @@ func TestSendIndexSerialsFailure(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		failures int
-		want     store.State
+		want     store.NumberState
 	}{
 		{"recovers", 2, store.Sent},
 		{"keeps failing", 1 << 30, store.Unknown},

@@ -195,21 +195,21 @@ func (s *Store) release(ctx context.Context, job string, batch int, token string
 	return wrap(fmt.Sprintf("release %s/%d", job, batch), err)
 }
 
-// State is a per-number outcome given to Commit and SettleUnknown.
-type State byte
+// NumberState is a per-number outcome given to Commit and SettleUnknown.
+type NumberState byte
 
 // Number outcomes.
 const (
-	Sent    State = 's'
-	Failed  State = 'f'
-	Unknown State = 'u'
-	Retry   State = 'r'
+	Sent    NumberState = 's'
+	Failed  NumberState = 'f'
+	Unknown NumberState = 'u'
+	Retry   NumberState = 'r'
 )
 
 // NumberResult is the outcome of one number of a claimed batch.
 type NumberResult struct {
 	Index    int       // position in the batch record (ClaimResult.Indexes)
-	State    State     // Sent, Failed, Unknown or Retry
+	State    NumberState     // Sent, Failed, Unknown or Retry
 	Code     string    // Tencent code for Failed (and informational otherwise)
 	SerialNo string    // for Sent
 	Fee      int64     // for Sent

@@ -71,7 +71,7 @@ type Status struct {
 // time, with pending = total - sent - failed - cancelled (the numbers not settled yet: waiting,
 // in flight, due for a retry or unknown). The first row whose condition holds is the state; a
 // final state no longer changes (delivered and undelivered may still grow with late receipts).
-// Rejected input lines are not part of total and do not count. A number's outcome is a State
+// Rejected input lines are not part of total and do not count. A number's outcome is a NumberState
 // (Sent, Failed, Unknown, Retry), a different type: the two do not mix.
 //
 //	state       final  condition
