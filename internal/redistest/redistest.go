@@ -1,6 +1,8 @@
-// Package redistest starts private redis-server processes for tests that need a real Redis with
-// particular settings (an eviction policy, persistence, a renamed command). It never uses the
-// shared Redis on port 6379.
+// Package redistest gives the tests of this module their Redis, under one set of rules (see
+// Open): Each and Open hand out miniredis, the private server at REDIS_URL and the private Redis
+// Cluster at REDIS_CLUSTER_ADDRS; StartServer starts a private redis-server with particular
+// settings (an eviction policy, persistence); Clock is the one fake clock. Nothing here ever uses
+// the shared Redis on port 6379.
 package redistest
 
 import (
