@@ -23,19 +23,13 @@
 // (a claim held by another run, a send-at in the future, a throttled call, an open reconcile
 // window, a rate-limiter wait cut short) do not use up a task's retries.
 //
-// # Exactly once
+// # Sending at most once
 //
-// asynq runs a task at least once and sometimes twice at the same time. The batch record in
-// Redis is the truth: a run sends only the numbers its claim holds, and only the run holding the
-// claim commits. A run that finds the claim held gets Busy and waits; a reservation whose holder
-// died before launching it gives its numbers back to pending; a launched claim whose holder died
-// turns its numbers unknown, and unknown numbers are never resent blindly, only after reconcile
-// found no evidence for them. A number can be sent twice in one case only: it was sent, the reply
-// was lost, and no receipt or send record showed up within ReconcileWindow (or, for otp jobs, at
-// all: they resend at once).
-//
-// Once SendSms has been called the handler writes its results even if its context has ended
-// (under CommitTimeout), since dropping them would turn accepted numbers into unknowns.
+// The handlers keep the invariants of docs/DESIGN.md: the batch record in Redis, not the task,
+// decides what is sent, and a number whose outcome may have been sent is resent only after
+// reconcile found no evidence for it. Once SendSms has been called the handler writes its results
+// even if its context has ended (under CommitTimeout), since dropping them would turn accepted
+// numbers into unknowns.
 //
 // # Dependencies
 //

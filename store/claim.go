@@ -208,12 +208,12 @@ const (
 
 // NumberResult is the outcome of one number of a claimed batch.
 type NumberResult struct {
-	Index    int       // position in the batch record (ClaimResult.Indexes)
-	State    NumberState     // Sent, Failed, Unknown or Retry
-	Code     string    // Tencent code for Failed (and informational otherwise)
-	SerialNo string    // for Sent
-	Fee      int64     // for Sent
-	RetryAt  time.Time // for Retry
+	Index    int         // position in the batch record (ClaimResult.Indexes)
+	State    NumberState // Sent, Failed, Unknown or Retry
+	Code     string      // Tencent code for Failed (and informational otherwise)
+	SerialNo string      // for Sent
+	Fee      int64       // for Sent
+	RetryAt  time.Time   // for Retry
 }
 
 // RetryBatch is a batch created for retried numbers: enqueue its send task at At.

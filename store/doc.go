@@ -2,17 +2,17 @@
 // state, delivery receipts, app halts and leases. The key layout and every Lua script live here
 // and nowhere else; other packages use the Store methods.
 //
-// # Exactly once
+// # Claims
 //
-// A number must never be sent twice for one job, even when asynq runs a batch task twice (after a
-// crash, a timeout or a lost lease, possibly at the same time). The guard is the batch record:
-// Claim marks the batch's pending numbers in flight with an attempt number and a token, in one
-// script, before SendSms; Commit (only by that token) records each number's outcome and the job
-// counters in one script. A second run of the task finds the claim (Busy), the commit (Done), or a
-// claim older than Options.ClaimLease without commit: then the numbers it had in flight may have
-// been sent, so they become unknown (Unresolved) and only reconcile may settle them (with a
-// receipt or PullSmsSendStatusByPhoneNumber as evidence) or resend them (ResendUnknown). A late
-// Commit from the attempt that held the expired claim is still accepted as evidence.
+// The invariants these methods keep are listed in docs/DESIGN.md. In short: Claim reserves a
+// batch's pending numbers for one run (a token; Busy when another run holds it, Done once
+// committed), Launch turns the reservation into the attempt that may call SendSms (re-checking
+// cancel, job failure and expiry, counting the attempt), and Commit, by that token only, writes
+// every number's outcome and the job counters in one script. Release and Requeue give a claim
+// up without a call. A reservation older than Options.ClaimLease gives its numbers back to
+// pending; a launched claim that old turns them unknown (Unresolved), and only SettleUnknown
+// (with evidence) or ResendUnknown changes an unknown number. A late Commit from the attempt
+// that held the expired claim is still accepted as evidence.
 //
 // # Key layout
 //
