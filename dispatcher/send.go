@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -330,7 +329,7 @@ func failCode(d retry.Decision) string {
 // the halting code seen, if any.
 func (h *SendHandler) perNumber(ctx context.Context, log *zap.Logger, cr store.ClaimResult, jobID string, batch int,
 	token string, attempt int, rjob retry.Job, now time.Time, reply *tencentsms.SendResult) (string, error) {
-	statuses := matchStatuses(cr.Numbers, reply.Statuses)
+	statuses := reply.Match(cr.Numbers)
 	results := make([]store.NumberResult, len(cr.Numbers))
 	var failJobCode, haltCode string
 	var halt retry.Decision
@@ -408,62 +407,6 @@ func (h *SendHandler) perNumber(ctx context.Context, log *zap.Logger, cr store.C
 		}
 	}
 	return haltCode, nil
-}
-
-// matchStatuses returns the SendStatus of each requested number (nil when Tencent sent none).
-// Statuses are matched by the digits of the number; when that leaves statuses unmatched and
-// Tencent answered one status per number, they are matched by position.
-func matchStatuses(numbers []string, statuses []tencentsms.SendStatus) []*tencentsms.SendStatus {
-	out := make([]*tencentsms.SendStatus, len(numbers))
-	pos := make(map[string]int, len(numbers))
-	for i, n := range numbers {
-		pos[digits(n)] = i
-	}
-	unmatched := 0
-	for j := range statuses {
-		i, ok := pos[digits(statuses[j].PhoneNumber)]
-		if !ok || out[i] != nil {
-			unmatched++
-			continue
-		}
-		out[i] = &statuses[j]
-	}
-	if unmatched > 0 && len(statuses) == len(numbers) {
-		for i := range statuses {
-			out[i] = &statuses[i]
-		}
-	}
-	return out
-}
-
-// digits returns the E.164 digits of a number as Tencent may write it: "+8613812345678",
-// "8613812345678" or a bare mainland mobile "13812345678".
-func digits(n string) string {
-	// Fast path, no allocation: "+<digits>" not starting with 00 (what we send, and what Tencent
-	// answers) is its own digits.
-	if len(n) > 1 && n[0] == '+' && !strings.HasPrefix(n, "+00") && allDigits(n[1:]) {
-		return n[1:]
-	}
-	var b strings.Builder
-	for _, c := range n {
-		if c >= '0' && c <= '9' {
-			b.WriteRune(c)
-		}
-	}
-	s := strings.TrimPrefix(b.String(), "00")
-	if len(s) == 11 && s[0] == '1' && !strings.HasPrefix(n, "+") {
-		s = "86" + s
-	}
-	return s
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // commit indexes serials, commits the results and enqueues the follow-up tasks. A commit refused
