@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -474,49 +473,6 @@ func sentAsUnknown(results []store.NumberResult) []store.NumberResult {
 	return out
 }
 
-// countStates adds results to the Numbers metric, one Add per state (not one label lookup per
-// number).
-func countStates(m *Metrics, results []store.NumberResult) {
-	var n [4]int // sent, failed, unknown, retry
-	other := 0
-	for _, r := range results {
-		switch r.State {
-		case store.Sent:
-			n[0]++
-		case store.Failed:
-			n[1]++
-		case store.Unknown:
-			n[2]++
-		case store.Retry:
-			n[3]++
-		default:
-			other++
-		}
-	}
-	for i, st := range [...]store.NumberState{store.Sent, store.Failed, store.Unknown, store.Retry} {
-		if n[i] > 0 {
-			m.Numbers.WithLabelValues(stateName(st)).Add(float64(n[i]))
-		}
-	}
-	if other > 0 {
-		m.Numbers.WithLabelValues("other").Add(float64(other))
-	}
-}
-
-func stateName(s store.NumberState) string {
-	switch s {
-	case store.Sent:
-		return "sent"
-	case store.Failed:
-		return "failed"
-	case store.Unknown:
-		return "unknown"
-	case store.Retry:
-		return "retry"
-	}
-	return "other"
-}
-
 // failJob fails the job's remaining numbers with a job-fatal code. An error is logged: every
 // other batch of the job meets the same code and tries again.
 func (h *SendHandler) failJob(ctx context.Context, log *zap.Logger, jobID, code string) {
@@ -619,61 +575,4 @@ func (h *SendHandler) persist(ctx context.Context, write func(ctx context.Contex
 		}
 		wait = min(2*wait, persistMaxDelay)
 	}
-}
-
-// haltOf returns the app's halt, through the process-wide cache.
-func (h *SendHandler) haltOf(ctx context.Context, app string) (*store.Halt, error) {
-	if halt, ok := h.halts.get(app); ok {
-		return halt, nil
-	}
-	halt, err := h.store.HaltOf(ctx, app)
-	if err != nil {
-		return nil, fmt.Errorf("dispatcher: halt of %s: %w", app, err)
-	}
-	h.halts.put(app, halt)
-	return halt, nil
-}
-
-// haltCache remembers halt lookups for a short time. Expiry uses the wall clock: it is a cache,
-// not logic.
-type haltCache struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]haltEntry
-}
-
-type haltEntry struct {
-	halt    *store.Halt
-	expires time.Time
-}
-
-func (c *haltCache) get(app string) (*store.Halt, bool) {
-	if c.ttl <= 0 {
-		return nil, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[app]
-	if !ok || time.Now().After(e.expires) {
-		return nil, false
-	}
-	return e.halt, true
-}
-
-func (c *haltCache) put(app string, halt *store.Halt) {
-	if c.ttl <= 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]haltEntry)
-	}
-	c.m[app] = haltEntry{halt: halt, expires: time.Now().Add(c.ttl)}
-}
-
-func (c *haltCache) forget(app string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, app)
 }
