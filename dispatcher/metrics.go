@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smsdispatch/smsdispatch/internal/promreg"
+	"github.com/smsdispatch/smsdispatch/store"
 )
 
 // Metrics are the dispatcher's Prometheus metrics. Build them once per registry with NewMetrics
@@ -110,4 +111,48 @@ func orNew(m *Metrics) *Metrics {
 	}
 	m, _ = NewMetrics(nil)
 	return m
+}
+
+// countStates adds results to the Numbers metric, one Add per state (not one label lookup per
+// number).
+func countStates(m *Metrics, results []store.NumberResult) {
+	var n [4]int // sent, failed, unknown, retry
+	other := 0
+	for _, r := range results {
+		switch r.State {
+		case store.Sent:
+			n[0]++
+		case store.Failed:
+			n[1]++
+		case store.Unknown:
+			n[2]++
+		case store.Retry:
+			n[3]++
+		default:
+			other++
+		}
+	}
+	for i, st := range [...]store.NumberState{store.Sent, store.Failed, store.Unknown, store.Retry} {
+		if n[i] > 0 {
+			m.Numbers.WithLabelValues(stateName(st)).Add(float64(n[i]))
+		}
+	}
+	if other > 0 {
+		m.Numbers.WithLabelValues("other").Add(float64(other))
+	}
+}
+
+// stateName is the Numbers label of a per-number state.
+func stateName(s store.NumberState) string {
+	switch s {
+	case store.Sent:
+		return "sent"
+	case store.Failed:
+		return "failed"
+	case store.Unknown:
+		return "unknown"
+	case store.Retry:
+		return "retry"
+	}
+	return "other"
 }

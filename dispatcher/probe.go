@@ -110,7 +110,7 @@ func (p *ProbeHandler) Probe(ctx context.Context, app string) error {
 			return nil
 		}
 		blog := log.With(zap.String("job", ref.Job), zap.Int("batch", ref.Batch))
-		res, err := p.send.send(ctx, ref.Job, ref.Batch, true)
+		res, err := p.send.send(ctx, ref.Job, ref.Batch, sendOptions{probe: true})
 		if err != nil {
 			// Busy, not due, throttled, or a failure: the batch was not sent by this probe. Put
 			// it back and let asynq run the probe again.

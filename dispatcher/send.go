@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -118,8 +116,15 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return fmt.Errorf("dispatcher: %w: %w", err, asynq.SkipRetry)
 	}
-	_, err = h.send(ctx, p.Job, p.Batch, false)
+	_, err = h.send(ctx, p.Job, p.Batch, sendOptions{})
 	return err
+}
+
+// sendOptions are how a caller of the send path wants it run. The zero value is a send task's.
+type sendOptions struct {
+	// probe marks the ProbeHandler's batch: it skips the halt checks, being the one batch
+	// allowed through its app's halt.
+	probe bool
 }
 
 // sendResult says what one pass of the send path did, for the probe.
@@ -129,9 +134,25 @@ type sendResult struct {
 	haltCode string // a halting or deferring code was seen: the app is halted again
 }
 
-// send is the send path shared by SendHandler and ProbeHandler. probe skips the halt check (the
-// probe's batch is the one allowed through a halt).
-func (h *SendHandler) send(ctx context.Context, jobID string, batch int, probe bool) (sendResult, error) {
+// attempt is one pass of the send path over a batch it claimed: the claim and what the steps
+// after it (parking, the call, classifying and committing its outcome) share.
+type attempt struct {
+	h     *SendHandler
+	log   *zap.Logger // with the job and batch
+	jobID string
+	batch int
+	token string            // the claim's token
+	cr    store.ClaimResult // the claim; Attempt is the launched attempt once launched
+	probe bool              // sendOptions.probe
+
+	// Inputs of retry.Policy.Decide, set once SendSms returned (see decide).
+	n    int // attempt number (attemptOf)
+	rjob retry.Job
+	now  time.Time
+}
+
+// send is the send path shared by SendHandler and ProbeHandler.
+func (h *SendHandler) send(ctx context.Context, jobID string, batch int, opts sendOptions) (sendResult, error) {
 	var res sendResult
 	log := h.log.With(zap.String("job", jobID), zap.Int("batch", batch))
 	token := newToken()
@@ -163,19 +184,18 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, probe b
 		return res, fmt.Errorf("dispatcher: claim %s/%d: unexpected outcome %v", jobID, batch, cr.Outcome)
 	}
 	res.claimed = true
-	job := cr.Job
+	a := &attempt{h: h, log: log, jobID: jobID, batch: batch, token: token, cr: cr, probe: opts.probe}
+	job := a.cr.Job
 
-	if !probe {
-		if parked, err := h.parkIfHalted(ctx, log, job.AppID, jobID, batch, token); parked || err != nil {
-			return res, err
-		}
+	if parked, err := a.parkIfHalted(ctx); parked || err != nil {
+		return res, err
 	}
 
 	waitStart := time.Now()
 	err = h.limiter.Wait(ctx)
 	h.m.RateLimitWait.WithLabelValues("SendSms").Observe(time.Since(waitStart).Seconds())
 	if err != nil {
-		if rerr := h.release(ctx, jobID, batch, token); rerr != nil {
+		if rerr := a.release(ctx); rerr != nil {
 			return res, errors.Join(err, rerr)
 		}
 		if ctx.Err() != nil {
@@ -184,23 +204,21 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, probe b
 		return res, fmt.Errorf("dispatcher: rate limiter: %w", err)
 	}
 
-	if !probe {
-		// The app may have halted while this batch waited (another batch met the code): through
-		// the cache, so this costs no round trip at the limit.
-		if parked, err := h.parkIfHalted(ctx, log, job.AppID, jobID, batch, token); parked || err != nil {
-			return res, err
-		}
+	// The app may have halted while this batch waited (another batch met the code): through the
+	// cache, so this costs no round trip at the limit.
+	if parked, err := a.parkIfHalted(ctx); parked || err != nil {
+		return res, err
 	}
 
 	// The request may leave from here on: launch the claim (the attempt counts from now, and its
 	// lease and evidence window start now), checking the job again after the wait.
 	lr, err := h.store.Launch(ctx, jobID, batch, token)
 	if err != nil {
-		return res, errors.Join(fmt.Errorf("dispatcher: launch %s/%d: %w", jobID, batch, err), h.release(ctx, jobID, batch, token))
+		return res, errors.Join(fmt.Errorf("dispatcher: launch %s/%d: %w", jobID, batch, err), a.release(ctx))
 	}
 	switch lr.Outcome {
 	case store.Claimed:
-		cr.Attempt = lr.Attempt
+		a.cr.Attempt = lr.Attempt
 	case store.Busy:
 		// Another run holds the batch now and sends it (for a probe: try the next batch).
 		log.Info("reservation taken over while waiting on the rate limiter, nothing sent")
@@ -214,13 +232,13 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, probe b
 		AppID:          job.AppID,
 		SignName:       job.SignName,
 		TemplateID:     job.TemplateID,
-		TemplateParams: cr.Params,
-		PhoneNumbers:   cr.Numbers,
-		SessionContext: store.SessionContext(jobID, batch, cr.Attempt),
+		TemplateParams: a.cr.Params,
+		PhoneNumbers:   a.cr.Numbers,
+		SessionContext: store.SessionContext(jobID, batch, a.cr.Attempt),
 		ExtendCode:     job.ExtendCode,
 		SenderID:       job.SenderID,
 	}
-	if req.SignName == "" && !cr.Intl {
+	if req.SignName == "" && !a.cr.Intl {
 		req.SignName = h.signName
 	}
 	start := time.Now()
@@ -230,15 +248,15 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, probe b
 	// From here on something may have been sent: write what we know even if ctx has ended.
 	pctx, cancel := detached(ctx, h.commitTimeout)
 	defer cancel()
-	a := attemptOf(ctx, cr.Attempt)
-	rjob := retry.Job{Priority: job.Priority, ExpiresAt: job.ExpiresAt, DeferDailyLimit: job.DeferDailyLimit}
-	now = h.now()
+	a.n = attemptOf(ctx, a.cr.Attempt)
+	a.rjob = retry.Job{Priority: job.Priority, ExpiresAt: job.ExpiresAt, DeferDailyLimit: job.DeferDailyLimit}
+	a.now = h.now()
 	if sendErr != nil {
-		return h.callFailed(pctx, log, cr, jobID, batch, token, a, rjob, now, sendErr)
+		return a.callFailed(pctx, sendErr)
 	}
 	h.m.SendCalls.WithLabelValues("ok").Inc()
 	res.answered = true
-	code, err := h.perNumber(pctx, log, cr, jobID, batch, token, a, rjob, now, reply)
+	code, err := a.perNumber(pctx, reply)
 	res.haltCode = code
 	return res, err
 }
@@ -249,6 +267,11 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, probe b
 func attemptOf(ctx context.Context, claimAttempt int) int {
 	n, _ := asynq.GetRetryCount(ctx)
 	return max(claimAttempt, n+1, 1)
+}
+
+// decide classifies an outcome of this attempt's SendSms call with the handler's policy.
+func (a *attempt) decide(o retry.Outcome) retry.Decision {
+	return a.h.policy.Decide(a.now, a.n, o, a.rjob)
 }
 
 // outcomeOf maps a SendSms error to a retry outcome.
@@ -269,18 +292,19 @@ func outcomeOf(err error) retry.Outcome {
 	}
 }
 
-// callFailed carries out the decision for a SendSms call that failed as a whole.
-func (h *SendHandler) callFailed(ctx context.Context, log *zap.Logger, cr store.ClaimResult, jobID string, batch int,
-	token string, attempt int, rjob retry.Job, now time.Time, sendErr error) (sendResult, error) {
+// callFailed carries out the decision for a SendSms call that failed as a whole. It is the
+// attempt's last step: the attempt's log gains the decision's fields for what it writes.
+func (a *attempt) callFailed(ctx context.Context, sendErr error) (sendResult, error) {
+	h, cr := a.h, a.cr
 	res := sendResult{claimed: true}
 	var apiErr *tencentsms.Error
 	res.answered = errors.As(sendErr, &apiErr)
-	d := h.policy.Decide(now, attempt, outcomeOf(sendErr), rjob)
+	d := a.decide(outcomeOf(sendErr))
 	h.m.SendCalls.WithLabelValues(d.Class.String()).Inc()
-	log = log.With(zap.String("code", d.Code), zap.Stringer("action", d.Action), zap.Int("attempt", attempt),
+	a.log = a.log.With(zap.String("code", d.Code), zap.Stringer("action", d.Action), zap.Int("attempt", a.n),
 		zap.Int("numbers", len(cr.Numbers)))
 	if apiErr != nil {
-		log = log.With(zap.String("request_id", apiErr.RequestID))
+		a.log = a.log.With(zap.String("request_id", apiErr.RequestID))
 	}
 
 	all := func(state store.NumberState, code string) []store.NumberResult {
@@ -294,27 +318,27 @@ func (h *SendHandler) callFailed(ctx context.Context, log *zap.Logger, cr store.
 	case retry.RetryCall:
 		// Nothing was accepted: give the numbers back and run the task again after the backoff.
 		// The call was made, so the attempt counts against the retry budget.
-		if err := h.requeue(ctx, jobID, batch, token); err != nil {
+		if err := a.requeue(ctx); err != nil {
 			return res, err
 		}
-		log.Info("send not accepted, retrying the call", zap.Duration("delay", d.Delay), zap.String("reason", d.Reason))
+		a.log.Info("send not accepted, retrying the call", zap.Duration("delay", d.Delay), zap.String("reason", d.Reason))
 		return res, retryAfter(d.Delay, "send not accepted ("+d.Code+")", sendErr)
 	case retry.FailNumber, retry.FailJob:
 		code := failCode(d)
-		log.Warn("send refused, numbers failed", zap.String("reason", d.Reason))
-		if err := h.commit(ctx, log, cr, jobID, batch, token, all(store.Failed, code)); err != nil {
+		a.log.Warn("send refused, numbers failed", zap.String("reason", d.Reason))
+		if err := a.commit(ctx, all(store.Failed, code)); err != nil {
 			return res, err
 		}
 		if d.Action == retry.FailJob {
-			h.failJob(ctx, log, jobID, code)
+			a.failJob(ctx, code)
 		}
 		return res, nil
 	case retry.HaltApp, retry.DeferUntil:
 		res.haltCode = d.Code
-		return res, h.haltAndPark(ctx, log, cr.Job.AppID, jobID, batch, token, d)
+		return res, a.haltAndPark(ctx, d)
 	default: // retry.Reconcile, and anything unexpected: the numbers may have been sent
-		log.Warn("send outcome unknown, numbers wait for evidence", zap.Error(sendErr))
-		return res, h.commit(ctx, log, cr, jobID, batch, token, all(store.Unknown, d.Code))
+		a.log.Warn("send outcome unknown, numbers wait for evidence", zap.Error(sendErr))
+		return res, a.commit(ctx, all(store.Unknown, d.Code))
 	}
 }
 
@@ -328,9 +352,9 @@ func failCode(d retry.Decision) string {
 
 // perNumber classifies each number of a call Tencent answered and commits the results. It returns
 // the halting code seen, if any.
-func (h *SendHandler) perNumber(ctx context.Context, log *zap.Logger, cr store.ClaimResult, jobID string, batch int,
-	token string, attempt int, rjob retry.Job, now time.Time, reply *tencentsms.SendResult) (string, error) {
-	statuses := matchStatuses(cr.Numbers, reply.Statuses)
+func (a *attempt) perNumber(ctx context.Context, reply *tencentsms.SendResult) (string, error) {
+	h, cr, log := a.h, a.cr, a.log
+	statuses := reply.Match(cr.Numbers)
 	results := make([]store.NumberResult, len(cr.Numbers))
 	var failJobCode, haltCode string
 	var halt retry.Decision
@@ -351,7 +375,7 @@ func (h *SendHandler) perNumber(ctx context.Context, log *zap.Logger, cr store.C
 		if haveOK && st.Code == okCode {
 			d = okDecision
 		} else {
-			d = h.policy.Decide(now, attempt, retry.Outcome{Code: st.Code, PerNumber: true}, rjob)
+			d = a.decide(retry.Outcome{Code: st.Code, PerNumber: true})
 			if d.Action == retry.Done {
 				okCode, okDecision, haveOK = st.Code, d, true
 			}
@@ -396,11 +420,11 @@ func (h *SendHandler) perNumber(ctx context.Context, log *zap.Logger, cr store.C
 				zap.Time("probe_at", halt.At), zap.String("reason", halt.Reason))
 		}
 	}
-	if err := h.commit(ctx, log, cr, jobID, batch, token, results); err != nil {
+	if err := a.commit(ctx, results); err != nil {
 		return haltCode, err
 	}
 	if failJobCode != "" {
-		h.failJob(ctx, log, jobID, failJobCode)
+		a.failJob(ctx, failJobCode)
 	}
 	if halted {
 		if err := h.enq.probe(ctx, kindProbe, cr.Job.AppID, halt.At); err != nil {
@@ -410,67 +434,11 @@ func (h *SendHandler) perNumber(ctx context.Context, log *zap.Logger, cr store.C
 	return haltCode, nil
 }
 
-// matchStatuses returns the SendStatus of each requested number (nil when Tencent sent none).
-// Statuses are matched by the digits of the number; when that leaves statuses unmatched and
-// Tencent answered one status per number, they are matched by position.
-func matchStatuses(numbers []string, statuses []tencentsms.SendStatus) []*tencentsms.SendStatus {
-	out := make([]*tencentsms.SendStatus, len(numbers))
-	pos := make(map[string]int, len(numbers))
-	for i, n := range numbers {
-		pos[digits(n)] = i
-	}
-	unmatched := 0
-	for j := range statuses {
-		i, ok := pos[digits(statuses[j].PhoneNumber)]
-		if !ok || out[i] != nil {
-			unmatched++
-			continue
-		}
-		out[i] = &statuses[j]
-	}
-	if unmatched > 0 && len(statuses) == len(numbers) {
-		for i := range statuses {
-			out[i] = &statuses[i]
-		}
-	}
-	return out
-}
-
-// digits returns the E.164 digits of a number as Tencent may write it: "+8613812345678",
-// "8613812345678" or a bare mainland mobile "13812345678".
-func digits(n string) string {
-	// Fast path, no allocation: "+<digits>" not starting with 00 (what we send, and what Tencent
-	// answers) is its own digits.
-	if len(n) > 1 && n[0] == '+' && !strings.HasPrefix(n, "+00") && allDigits(n[1:]) {
-		return n[1:]
-	}
-	var b strings.Builder
-	for _, c := range n {
-		if c >= '0' && c <= '9' {
-			b.WriteRune(c)
-		}
-	}
-	s := strings.TrimPrefix(b.String(), "00")
-	if len(s) == 11 && s[0] == '1' && !strings.HasPrefix(n, "+") {
-		s = "86" + s
-	}
-	return s
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // commit indexes serials, commits the results and enqueues the follow-up tasks. A commit refused
 // because the claim was lost is logged, not retried: whoever holds the batch now decides.
-func (h *SendHandler) commit(ctx context.Context, log *zap.Logger, cr store.ClaimResult, jobID string, batch int,
-	token string, results []store.NumberResult) error {
-	if err := h.indexSerials(ctx, jobID, batch, results); err != nil {
+func (a *attempt) commit(ctx context.Context, results []store.NumberResult) error {
+	h, cr, log := a.h, a.cr, a.log
+	if err := a.indexSerials(ctx, results); err != nil {
 		// Without the index their receipts could not be matched: commit the sent numbers as
 		// unknown instead, and reconcile settles them from their receipts. (This needs Redis
 		// back for the commit after CommitTimeout of failed indexing: rare, and the commit then
@@ -480,11 +448,11 @@ func (h *SendHandler) commit(ctx context.Context, log *zap.Logger, cr store.Clai
 	}
 	var cres store.CommitResult
 	err := h.persist(ctx, func(ctx context.Context) (err error) {
-		cres, err = h.store.Commit(ctx, jobID, batch, token, results)
+		cres, err = h.store.Commit(ctx, a.jobID, a.batch, a.token, results)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("dispatcher: commit %s/%d: %w", jobID, batch, err)
+		return fmt.Errorf("dispatcher: commit %s/%d: %w", a.jobID, a.batch, err)
 	}
 	if !cres.Applied {
 		h.m.LostClaims.Inc()
@@ -493,7 +461,7 @@ func (h *SendHandler) commit(ctx context.Context, log *zap.Logger, cr store.Clai
 	}
 	countStates(h.m, results)
 	for _, rb := range cres.RetryBatches {
-		if err := h.enq.send(ctx, kindRetry, jobID, rb.Batch, cr.Job.Priority, rb.At); err != nil {
+		if err := h.enq.send(ctx, kindRetry, a.jobID, rb.Batch, cr.Job.Priority, rb.At); err != nil {
 			log.Error("retry batch not enqueued; the sweeper will enqueue it", zap.Int("retry_batch", rb.Batch), zap.Error(err))
 		}
 	}
@@ -502,7 +470,7 @@ func (h *SendHandler) commit(ctx context.Context, log *zap.Logger, cr store.Clai
 		if cr.Job.Priority == tasks.PriorityOTP {
 			delay = 0
 		}
-		if err := h.enq.reconcile(ctx, kindReconcile, jobID, batch, cr.Attempt, cr.Job.Priority, delay); err != nil {
+		if err := h.enq.reconcile(ctx, kindReconcile, a.jobID, a.batch, cr.Attempt, cr.Job.Priority, delay); err != nil {
 			log.Error("reconcile task not enqueued; the sweeper will enqueue it", zap.Error(err))
 		}
 	}
@@ -511,9 +479,10 @@ func (h *SendHandler) commit(ctx context.Context, log *zap.Logger, cr store.Clai
 
 // indexSerials indexes the serials of sent numbers, retrying a failure as long as the commit
 // would (persist).
-func (h *SendHandler) indexSerials(ctx context.Context, jobID string, batch int, results []store.NumberResult) error {
-	if err := h.persist(ctx, func(ctx context.Context) error { return h.store.IndexSerials(ctx, jobID, batch, results) }); err != nil {
-		return fmt.Errorf("dispatcher: index serials of %s/%d: %w", jobID, batch, err)
+func (a *attempt) indexSerials(ctx context.Context, results []store.NumberResult) error {
+	h := a.h
+	if err := h.persist(ctx, func(ctx context.Context) error { return h.store.IndexSerials(ctx, a.jobID, a.batch, results) }); err != nil {
+		return fmt.Errorf("dispatcher: index serials of %s/%d: %w", a.jobID, a.batch, err)
 	}
 	return nil
 }
@@ -531,120 +500,85 @@ func sentAsUnknown(results []store.NumberResult) []store.NumberResult {
 	return out
 }
 
-// countStates adds results to the Numbers metric, one Add per state (not one label lookup per
-// number).
-func countStates(m *Metrics, results []store.NumberResult) {
-	var n [4]int // sent, failed, unknown, retry
-	other := 0
-	for _, r := range results {
-		switch r.State {
-		case store.Sent:
-			n[0]++
-		case store.Failed:
-			n[1]++
-		case store.Unknown:
-			n[2]++
-		case store.Retry:
-			n[3]++
-		default:
-			other++
-		}
-	}
-	for i, st := range [...]store.NumberState{store.Sent, store.Failed, store.Unknown, store.Retry} {
-		if n[i] > 0 {
-			m.Numbers.WithLabelValues(stateName(st)).Add(float64(n[i]))
-		}
-	}
-	if other > 0 {
-		m.Numbers.WithLabelValues("other").Add(float64(other))
-	}
-}
-
-func stateName(s store.NumberState) string {
-	switch s {
-	case store.Sent:
-		return "sent"
-	case store.Failed:
-		return "failed"
-	case store.Unknown:
-		return "unknown"
-	case store.Retry:
-		return "retry"
-	}
-	return "other"
-}
-
 // failJob fails the job's remaining numbers with a job-fatal code. An error is logged: every
 // other batch of the job meets the same code and tries again.
-func (h *SendHandler) failJob(ctx context.Context, log *zap.Logger, jobID, code string) {
-	if err := h.store.FailJob(ctx, jobID, code); err != nil {
-		log.Error("job not marked failed; its other batches will try", zap.String("job_code", code), zap.Error(err))
+func (a *attempt) failJob(ctx context.Context, code string) {
+	if err := a.h.store.FailJob(ctx, a.jobID, code); err != nil {
+		a.log.Error("job not marked failed; its other batches will try", zap.String("job_code", code), zap.Error(err))
 		return
 	}
-	log.Warn("job failed", zap.String("job_code", code))
+	a.log.Warn("job failed", zap.String("job_code", code))
 }
 
 // haltAndPark halts the app after a halting call-level code, gives the batch back and parks it,
 // and asks for a probe at the decision's time.
-func (h *SendHandler) haltAndPark(ctx context.Context, log *zap.Logger, app, jobID string, batch int, token string, d retry.Decision) error {
+func (a *attempt) haltAndPark(ctx context.Context, d retry.Decision) error {
+	h, app := a.h, a.cr.Job.AppID
 	if err := h.store.Halt(ctx, app, d.Code, d.At); err != nil {
-		return errors.Join(fmt.Errorf("dispatcher: halt %s: %w", app, err), h.release(ctx, jobID, batch, token))
+		return errors.Join(fmt.Errorf("dispatcher: halt %s: %w", app, err), a.release(ctx))
 	}
 	h.halts.put(app, &store.Halt{App: app, Code: d.Code, ProbeAt: d.At})
 	h.m.Halts.WithLabelValues(d.Code).Inc()
-	log.Error("app halted", zap.String("app", app), zap.Time("probe_at", d.At), zap.String("reason", d.Reason))
-	return h.parkHalted(ctx, log, jobID, batch, token, &store.Halt{App: app, Code: d.Code, ProbeAt: d.At})
+	a.log.Error("app halted", zap.String("app", app), zap.Time("probe_at", d.At), zap.String("reason", d.Reason))
+	return a.parkHalted(ctx, &store.Halt{App: app, Code: d.Code, ProbeAt: d.At})
 }
 
 // parkIfHalted parks the reserved batch when its app is halted (parked = true), giving the
-// reservation back on a lookup error.
-func (h *SendHandler) parkIfHalted(ctx context.Context, log *zap.Logger, app, jobID string, batch int, token string) (bool, error) {
-	halt, err := h.haltOf(ctx, app)
+// reservation back on a lookup error. A probe's batch is never parked: it is the one allowed
+// through the halt.
+func (a *attempt) parkIfHalted(ctx context.Context) (bool, error) {
+	if a.probe {
+		return false, nil
+	}
+	halt, err := a.h.haltOf(ctx, a.cr.Job.AppID)
 	if err != nil {
-		return false, errors.Join(err, h.release(ctx, jobID, batch, token))
+		return false, errors.Join(err, a.release(ctx))
 	}
 	if halt == nil {
 		return false, nil
 	}
-	return true, h.parkHalted(ctx, log, jobID, batch, token, halt)
+	return true, a.parkHalted(ctx, halt)
 }
 
 // parkHalted gives a claimed batch back and parks it under the app's halt; Resume or a probe runs
 // it again. The probe is (re)requested, since an earlier probe may have found nothing parked.
-func (h *SendHandler) parkHalted(ctx context.Context, log *zap.Logger, jobID string, batch int, token string, halt *store.Halt) error {
-	if err := h.release(ctx, jobID, batch, token); err != nil {
+func (a *attempt) parkHalted(ctx context.Context, halt *store.Halt) error {
+	h := a.h
+	if err := a.release(ctx); err != nil {
 		return err
 	}
-	err := h.store.Park(ctx, halt.App, jobID, batch)
+	err := h.store.Park(ctx, halt.App, a.jobID, a.batch)
 	if errors.Is(err, store.ErrNotHalted) {
 		h.halts.forget(halt.App)
 		return retryAfter(0, "app resumed while parking", nil)
 	}
 	if err != nil {
-		return fmt.Errorf("dispatcher: park %s/%d: %w", jobID, batch, err)
+		return fmt.Errorf("dispatcher: park %s/%d: %w", a.jobID, a.batch, err)
 	}
-	log.Info("batch parked while its app is halted", zap.String("app", halt.App), zap.String("code", halt.Code))
+	a.log.Info("batch parked while its app is halted", zap.String("app", halt.App), zap.String("code", halt.Code))
 	if err := h.enq.probe(ctx, kindProbe, halt.App, halt.ProbeAt); err != nil {
-		log.Error("probe task not enqueued; the sweeper will enqueue it", zap.Error(err))
+		a.log.Error("probe task not enqueued; the sweeper will enqueue it", zap.Error(err))
 	}
 	return nil
 }
 
-// release gives a claim back (nothing was sent, the attempt does not count). It runs even after
+// release gives the claim back (nothing was sent, the attempt does not count). It runs even after
 // ctx ended, and keeps trying through a short Redis outage (see persist): a release that does not
 // land leaves the batch reserved until its lease runs out.
-func (h *SendHandler) release(ctx context.Context, jobID string, batch int, token string) error {
-	if err := h.persist(ctx, func(ctx context.Context) error { return h.store.Release(ctx, jobID, batch, token) }); err != nil {
-		return fmt.Errorf("dispatcher: release %s/%d: %w", jobID, batch, err)
+func (a *attempt) release(ctx context.Context) error {
+	h := a.h
+	if err := h.persist(ctx, func(ctx context.Context) error { return h.store.Release(ctx, a.jobID, a.batch, a.token) }); err != nil {
+		return fmt.Errorf("dispatcher: release %s/%d: %w", a.jobID, a.batch, err)
 	}
 	return nil
 }
 
-// requeue gives a launched claim back after Tencent refused the call as a whole; the attempt
+// requeue gives the launched claim back after Tencent refused the call as a whole; the attempt
 // counts. It runs even after ctx ended, through a short Redis outage (see persist).
-func (h *SendHandler) requeue(ctx context.Context, jobID string, batch int, token string) error {
-	if err := h.persist(ctx, func(ctx context.Context) error { return h.store.Requeue(ctx, jobID, batch, token) }); err != nil {
-		return fmt.Errorf("dispatcher: requeue %s/%d: %w", jobID, batch, err)
+func (a *attempt) requeue(ctx context.Context) error {
+	h := a.h
+	if err := h.persist(ctx, func(ctx context.Context) error { return h.store.Requeue(ctx, a.jobID, a.batch, a.token) }); err != nil {
+		return fmt.Errorf("dispatcher: requeue %s/%d: %w", a.jobID, a.batch, err)
 	}
 	return nil
 }
@@ -676,61 +610,4 @@ func (h *SendHandler) persist(ctx context.Context, write func(ctx context.Contex
 		}
 		wait = min(2*wait, persistMaxDelay)
 	}
-}
-
-// haltOf returns the app's halt, through the process-wide cache.
-func (h *SendHandler) haltOf(ctx context.Context, app string) (*store.Halt, error) {
-	if halt, ok := h.halts.get(app); ok {
-		return halt, nil
-	}
-	halt, err := h.store.HaltOf(ctx, app)
-	if err != nil {
-		return nil, fmt.Errorf("dispatcher: halt of %s: %w", app, err)
-	}
-	h.halts.put(app, halt)
-	return halt, nil
-}
-
-// haltCache remembers halt lookups for a short time. Expiry uses the wall clock: it is a cache,
-// not logic.
-type haltCache struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]haltEntry
-}
-
-type haltEntry struct {
-	halt    *store.Halt
-	expires time.Time
-}
-
-func (c *haltCache) get(app string) (*store.Halt, bool) {
-	if c.ttl <= 0 {
-		return nil, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[app]
-	if !ok || time.Now().After(e.expires) {
-		return nil, false
-	}
-	return e.halt, true
-}
-
-func (c *haltCache) put(app string, halt *store.Halt) {
-	if c.ttl <= 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]haltEntry)
-	}
-	c.m[app] = haltEntry{halt: halt, expires: time.Now().Add(c.ttl)}
-}
-
-func (c *haltCache) forget(app string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, app)
 }

@@ -45,8 +45,9 @@ type SendStatus struct {
 func (s SendStatus) OK() bool { return s.Code == CodeOK }
 
 // SendResult is Tencent's answer to a SendSms call that did not fail as a
-// whole. Per-number failures are in Statuses. A requested number that has no
-// entry in Statuses has an unknown outcome.
+// whole. Per-number failures are in Statuses, in Tencent's order; Match aligns
+// them with the request's numbers. A requested number that has no entry in
+// Statuses has an unknown outcome.
 type SendResult struct {
 	RequestID string
 	Statuses  []SendStatus
