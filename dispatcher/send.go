@@ -15,55 +15,6 @@ import (
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
 
-// Defaults of SendConfig (and of the other configs that share the fields). dispatcher owns them;
-// worker aliases them (worker.DefaultReconcileWindow and so on).
-const (
-	// DefaultReconcileWindow is the default of SendConfig.ReconcileWindow and
-	// ReconcileConfig.ReconcileWindow.
-	DefaultReconcileWindow = 60 * time.Second
-	// DefaultHaltProbeInterval is the default of SendConfig.HaltProbeInterval: the retry
-	// package's halt probe delay (retry.DefaultHaltProbe), of which it is the setting.
-	DefaultHaltProbeInterval = retry.DefaultHaltProbe
-	// DefaultHaltCacheTTL is the default of SendConfig.HaltCacheTTL.
-	DefaultHaltCacheTTL = time.Second
-	// DefaultCommitTimeout is the default of SendConfig.CommitTimeout.
-	DefaultCommitTimeout = 10 * time.Second
-)
-
-// SendConfig configures a SendHandler. Store, Sender, Enqueuer and Limiter are required.
-type SendConfig struct {
-	Store    SendStore
-	Sender   Sender
-	Enqueuer Enqueuer
-	// Limiter is the fleet-wide SendSms budget (ratelimit.Limiter keyed on SendSms, region and
-	// SecretId).
-	Limiter Limiter
-	Logger  *zap.Logger // nil: no logs
-	Metrics *Metrics    // nil: unregistered metrics
-
-	// Policy classifies outcomes; zero fields take the retry package defaults, and a zero
-	// HaltProbe takes HaltProbeInterval.
-	Policy retry.Policy
-	// ReconcileWindow is how long numbers with an unknown outcome wait for a receipt before
-	// reconcile looks them up by number and resends those without evidence (otp jobs: at once).
-	// Default 60 s.
-	ReconcileWindow time.Duration
-	// HaltProbeInterval is how long a halted app waits before a probe. Default 5 min.
-	HaltProbeInterval time.Duration
-	// HaltCacheTTL is how long a halt lookup is reused by this process (so that a batch costs no
-	// extra Redis round trip); a halt is seen by every worker within it. Default 1 s; negative
-	// disables the cache.
-	HaltCacheTTL time.Duration
-	// CommitTimeout bounds the writes after a SendSms call (serial index, commit, follow-up
-	// tasks). They run even when the task's context has ended, because dropping them would turn
-	// accepted numbers into unknowns. Default 10 s.
-	CommitTimeout time.Duration
-	// SignName is used for domestic batches of jobs that have none.
-	SignName string
-	// Now is the clock (nil: time.Now).
-	Now func() time.Time
-}
-
 // SendHandler is the asynq handler of tasks.TypeSendBatch: claim the batch, check the app's halt,
 // wait on the rate limiter, call SendSms once, classify every outcome with the retry policy and
 // commit the per-number results. It is safe for concurrent use; two runs of one task never send
