@@ -58,7 +58,6 @@ type SendConfig struct {
 	Now func() time.Time
 }
 
-
 // validate reports the first missing dependency or negative duration of c (before withDefaults).
 func (c SendConfig) validate() error {
 	switch {
