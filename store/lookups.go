@@ -162,10 +162,7 @@ func (s *Store) AwaitingReceipts(ctx context.Context, sentBefore time.Time, maxN
 			ab := AwaitingBatch{BatchRef: BatchRef{Job: c.job, Batch: c.batch}, App: jobs[c.job].app,
 				Attempt: attempt, SentAt: sentAt, Round: rounds + 1}
 			anySent := false
-			for idx := 0; idx < len(st); idx++ {
-				if st[idx] != byte(Sent) {
-					continue
-				}
+			for idx := range numbersIn(st, Sent) {
 				anySent = true
 				if idx < next {
 					continue // looked up in this round already

@@ -41,10 +41,33 @@ local function num(v)
   if v then return tonumber(v) end
   return 0
 end
-local function chars(s)
-  local t = {}
-  for i = 1, #s do t[i] = string.sub(s, i, i) end
-  return t
+-- A batch record's 'st' field holds one state byte per number, index 0 first. st_bytes is the one
+-- way scripts read it to look at single numbers: a table of byte values (st[idx + 1] is number
+-- idx), compared with the constants of ST (ST.u is the byte of 'u'); st_string turns such a table
+-- back into the field's string. Moving every number of one state to another is a string.gsub
+-- over the field ('p' -> 'i' on a claim), which also counts them.
+local ST = {}
+for c in string.gmatch('pisfucrDU', '.') do ST[c] = string.byte(c) end
+local function st_bytes(s) return {string.byte(s, 1, -1)} end
+local function st_string(t) return string.char(unpack(t)) end
+-- count adds to the job's counters (total, sent, failed, unknown, cancelled, fee, nofee,
+-- delivered, undelivered, fc:<code>): its arguments after the job key are field, delta pairs,
+-- applied in order; a zero delta writes nothing.
+local function count(jobkey, ...)
+  local a = {...}
+  for i = 1, select('#', ...), 2 do
+    if a[i + 1] ~= 0 then redis.call('HINCRBY', jobkey, a[i], a[i + 1]) end
+  end
+end
+-- A failure code tally: fail_code counts n more numbers failed with code, count_codes adds the
+-- tally to the job's fc:<code> counters in the order the codes were first seen.
+local function fail_codes() return {n = {}, order = {}} end
+local function fail_code(t, code, n)
+  if not t.n[code] then t.n[code] = 0; t.order[#t.order + 1] = code end
+  t.n[code] = t.n[code] + n
+end
+local function count_codes(jobkey, t)
+  for _, code in ipairs(t.order) do count(jobkey, 'fc:' .. code, t.n[code]) end
 end
 -- new_batch appends a pending batch with the numbers at idxs (0-based) of the packed blob. a is
 -- the attempt count it starts from (the parent batch's), so retries keep counting up.
@@ -211,7 +234,7 @@ if state == 'inflight' then
       return reply(C.done)
     end
     save({'st', st2, 's', 'unknown'})
-    redis.call('HINCRBY', KEYS[1], 'unknown', n)
+    count(KEYS[1], 'unknown', n)
     return reply(C.unresolved)
   end
 end
@@ -219,10 +242,8 @@ end
 local function settle_pending(to, s, counter, code)
   local st2, n = string.gsub(st, 'p', to)
   if code then save({'st', st2, 's', s, 'fc', code}) else save({'st', st2, 's', s}) end
-  if n > 0 then
-    redis.call('HINCRBY', KEYS[1], counter, n)
-    if code then redis.call('HINCRBY', KEYS[1], 'fc:' .. code, n) end
-  end
+  count(KEYS[1], counter, n)
+  if code then count(KEYS[1], 'fc:' .. code, n) end
 end
 if jf[2] == '1' then
   settle_pending('c', 'cancelled', 'cancelled', nil)
@@ -275,10 +296,8 @@ local function settle(to, s, counter, code)
   if code then f[#f + 1] = 'fc'; f[#f + 1] = code end
   redis.call('HSET', KEYS[2], unpack(f))
   redis.call('HDEL', KEYS[2], 'tok', 'at', 'rv')
-  if n > 0 then
-    redis.call('HINCRBY', KEYS[1], counter, n)
-    if code then redis.call('HINCRBY', KEYS[1], 'fc:' .. code, n) end
-  end
+  count(KEYS[1], counter, n)
+  if code then count(KEYS[1], 'fc:' .. code, n) end
   touch(KEYS[2], ARGV[3])
   touch(KEYS[1], ARGV[3])
 end
@@ -316,7 +335,7 @@ if b[1] == 'inflight' then
 elseif b[1] == 'unknown' then
   -- the claim had expired into unknown, but its holder says nothing was sent
   st2, n = string.gsub(b[4], 'u', 'p')
-  if n > 0 then redis.call('HINCRBY', KEYS[1], 'unknown', -n) end
+  count(KEYS[1], 'unknown', -n)
   touch(KEYS[1], ARGV[2])
 else
   return 0
@@ -342,25 +361,20 @@ local b = redis.call('HMGET', KEYS[2], 's', 'tok', 'cm', 'rb', 'hu', 'st', 'pi',
 if not b[1] then return {-2} end
 if b[2] ~= ARGV[2] then return {0} end
 if b[3] == '1' then return {1, str(b[4]), num(b[5])} end -- same commit again: replay its result
--- state bytes are handled as numbers (string.byte), the cheapest form for ~200 of them
-local I, U, S, F, R, C, D, UD, DOT = string.byte('iusfrcDU.', 1, 9)
-local st = {string.byte(b[6], 1, -1)}
-local res = ARGV[6]
-for p = #st + 1, #res do
-  if string.byte(res, p) ~= DOT then return {-3, p - 1} end
+-- the state bytes as locals, the cheapest form for ~200 numbers; the results are read the same way
+local I, U, S, F, R, C, D, UD, DOT = ST.i, ST.u, ST.s, ST.f, ST.r, ST.c, ST.D, ST.U, string.byte('.')
+local st = st_bytes(b[6])
+local rv = st_bytes(ARGV[6])
+for p = #st + 1, #rv do
+  if rv[p] ~= DOT then return {-3, p - 1} end
 end
-local rv = {string.byte(res, 1, -1)}
 local extra = {}
 for i = 8, #ARGV, 4 do extra[tonumber(ARGV[i]) + 1] = i end
 local dfee = tonumber(ARGV[7])
 local jf = redis.call('HMGET', KEYS[1], 'cancel', 'fail')
 local sent, failed, unknown, cancelled, fee = 0, 0, 0, 0, 0
-local fc, fcorder, codes = {}, {}, {}
+local fc, codes = fail_codes(), {}
 local groups, gorder = {}, {}
-local function addfc(code)
-  if not fc[code] then fc[code] = 0; fcorder[#fcorder + 1] = code end
-  fc[code] = fc[code] + 1
-end
 for p = 1, #rv do
   local r = rv[p]
   if r ~= DOT then
@@ -373,13 +387,13 @@ for p = 1, #rv do
       if r == S then
         st[p] = S; sent = sent + 1; fee = fee + f
       elseif r == F then
-        st[p] = F; failed = failed + 1; addfc(code)
+        st[p] = F; failed = failed + 1; fail_code(fc, code, 1)
         codes[#codes + 1] = ARGV[5] .. ':' .. (p - 1); codes[#codes + 1] = code
       elseif r == R then
         if jf[1] == '1' then
           st[p] = C; cancelled = cancelled + 1
         elseif jf[2] then
-          st[p] = F; failed = failed + 1; addfc(jf[2])
+          st[p] = F; failed = failed + 1; fail_code(fc, jf[2], 1)
         else
           st[p] = R
           if not groups[at] then groups[at] = {}; gorder[#gorder + 1] = at end
@@ -410,14 +424,10 @@ end
 local rbs = table.concat(rb, ',')
 local state = 'done'
 if hu == 1 then state = 'unknown' end
-redis.call('HSET', KEYS[2], 'st', string.char(unpack(st)), 's', state, 'cm', '1', 'rb', rbs, 'hu', hu)
+redis.call('HSET', KEYS[2], 'st', st_string(st), 's', state, 'cm', '1', 'rb', rbs, 'hu', hu)
 touch(KEYS[2], ARGV[3])
-if sent ~= 0 then redis.call('HINCRBY', KEYS[1], 'sent', sent) end
-if failed ~= 0 then redis.call('HINCRBY', KEYS[1], 'failed', failed) end
-if unknown ~= 0 then redis.call('HINCRBY', KEYS[1], 'unknown', unknown) end
-if cancelled ~= 0 then redis.call('HINCRBY', KEYS[1], 'cancelled', cancelled) end
-if fee ~= 0 then redis.call('HINCRBY', KEYS[1], 'fee', fee) end
-for _, code in ipairs(fcorder) do redis.call('HINCRBY', KEYS[1], 'fc:' .. code, fc[code]) end
+count(KEYS[1], 'sent', sent, 'failed', failed, 'unknown', unknown, 'cancelled', cancelled, 'fee', fee)
+count_codes(KEYS[1], fc)
 if #codes > 0 then
   redis.call('HSET', KEYS[3], unpack(codes))
   touch(KEYS[3], ARGV[3])
@@ -433,37 +443,32 @@ return {1, rbs, hu}
 var settleScript = redis.NewScript(prelude + `
 local b = redis.call('HMGET', KEYS[2], 's', 'st')
 if not b[1] then return -2 end
-local st = chars(b[2])
+local st = st_bytes(b[2])
 local sent, failed, fee, nofee, n = 0, 0, 0, 0, 0
-local fc, fcorder, codes = {}, {}, {}
+local fc, codes = fail_codes(), {}
 for i = 4, #ARGV, 4 do
   local p = tonumber(ARGV[i]) + 1
   local r, code = ARGV[i + 1], ARGV[i + 2]
-  if st[p] == 'u' then
+  if st[p] == ST.u then
     n = n + 1
     if r == 's' then
-      st[p] = 's'; sent = sent + 1; fee = fee + tonumber(ARGV[i + 3])
+      st[p] = ST.s; sent = sent + 1; fee = fee + tonumber(ARGV[i + 3])
       if tonumber(ARGV[i + 3]) == 0 then nofee = nofee + 1 end
     else
-      st[p] = 'f'; failed = failed + 1
-      if not fc[code] then fc[code] = 0; fcorder[#fcorder + 1] = code end
-      fc[code] = fc[code] + 1
+      st[p] = ST.f; failed = failed + 1
+      fail_code(fc, code, 1)
       codes[#codes + 1] = ARGV[3] .. ':' .. (p - 1); codes[#codes + 1] = code
     end
   end
 end
 if n == 0 then return 0 end
-local s2 = table.concat(st)
+local s2 = st_string(st)
 local state = b[1]
 if state == 'unknown' and not string.find(s2, 'u', 1, true) then state = 'done' end
 redis.call('HSET', KEYS[2], 'st', s2, 's', state)
 touch(KEYS[2], ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'unknown', -n)
-if sent ~= 0 then redis.call('HINCRBY', KEYS[1], 'sent', sent) end
-if failed ~= 0 then redis.call('HINCRBY', KEYS[1], 'failed', failed) end
-if fee ~= 0 then redis.call('HINCRBY', KEYS[1], 'fee', fee) end
-if nofee ~= 0 then redis.call('HINCRBY', KEYS[1], 'nofee', nofee) end
-for _, code in ipairs(fcorder) do redis.call('HINCRBY', KEYS[1], 'fc:' .. code, fc[code]) end
+count(KEYS[1], 'unknown', -n, 'sent', sent, 'failed', failed, 'fee', fee, 'nofee', nofee)
+count_codes(KEYS[1], fc)
 if #codes > 0 then
   redis.call('HSET', KEYS[3], unpack(codes))
   touch(KEYS[3], ARGV[2])
@@ -480,8 +485,8 @@ var resendScript = redis.NewScript(prelude + `
 local b = redis.call('HMGET', KEYS[2], 's', 'num', 'st', 'pi', 'intl', 'a')
 if not b[1] then return {-2} end
 local idxs = {}
-for i = 1, #b[3] do
-  if string.byte(b[3], i) == 117 then idxs[#idxs + 1] = i - 1 end -- 'u'
+for i, c in ipairs(st_bytes(b[3])) do
+  if c == ST.u then idxs[#idxs + 1] = i - 1 end
 end
 if #idxs == 0 then return {0} end
 local jf = redis.call('HMGET', KEYS[1], 'cancel', 'fail')
@@ -489,13 +494,12 @@ local to = 'r'
 if jf[1] == '1' then to = 'c' elseif jf[2] then to = 'f' end
 local st2 = string.gsub(b[3], 'u', to)
 local n = #idxs
-redis.call('HINCRBY', KEYS[1], 'unknown', -n)
+count(KEYS[1], 'unknown', -n)
 local res = {0}
 if to == 'c' then
-  redis.call('HINCRBY', KEYS[1], 'cancelled', n)
+  count(KEYS[1], 'cancelled', n)
 elseif to == 'f' then
-  redis.call('HINCRBY', KEYS[1], 'failed', n)
-  redis.call('HINCRBY', KEYS[1], 'fc:' .. jf[2], n)
+  count(KEYS[1], 'failed', n, 'fc:' .. jf[2], n)
 else
   res = {1, new_batch(KEYS[1], ARGV[2], b[2], idxs, str(b[4]), str(b[5]), ARGV[3], ARGV[1], b[6])}
 end
@@ -547,10 +551,9 @@ for k = 2, #KEYS do
 end
 if total > 0 then
   if ARGV[1] == 'c' then
-    redis.call('HINCRBY', KEYS[1], 'cancelled', total)
+    count(KEYS[1], 'cancelled', total)
   else
-    redis.call('HINCRBY', KEYS[1], 'failed', total)
-    redis.call('HINCRBY', KEYS[1], 'fc:' .. ARGV[2], total)
+    count(KEYS[1], 'failed', total, 'fc:' .. ARGV[2], total)
   end
   touch(KEYS[1], ARGV[3])
 end
@@ -567,7 +570,7 @@ local function load(k)
   local c = cache[k]
   if c == nil then
     local v = redis.call('HMGET', KEYS[k], 'num', 'st', 's')
-    if v[1] then c = {blob = v[1], st = chars(v[2]), s = v[3], dirty = false} else c = false end
+    if v[1] then c = {blob = v[1], st = st_bytes(v[2]), s = v[3], dirty = false} else c = false end
     cache[k] = c
   end
   return c
@@ -587,11 +590,11 @@ for i = 2, #ARGV, 4 do
     if idx >= 0 and idx * 8 < #c.blob and (packed == '' or string.sub(c.blob, idx * 8 + 1, idx * 8 + 8) == packed) then
       res = 0
       local cur = c.st[idx + 1]
-      if cur == 's' or cur == 'u' or cur == 'i' then
-        if cur ~= 's' then sent = sent + 1 end
-        if cur == 'u' then unknown = unknown - 1 end
+      if cur == ST.s or cur == ST.u or cur == ST.i then
+        if cur ~= ST.s then sent = sent + 1 end
+        if cur == ST.u then unknown = unknown - 1 end
         if r == 'D' then delivered = delivered + 1 else undelivered = undelivered + 1 end
-        c.st[idx + 1] = r
+        c.st[idx + 1] = string.byte(r)
         c.dirty = true
         res = 1
       end
@@ -602,7 +605,7 @@ end
 for k = 2, #KEYS do
   local c = cache[k]
   if c and c.dirty then
-    local s2 = table.concat(c.st)
+    local s2 = st_string(c.st)
     if c.s == 'unknown' and not string.find(s2, 'u', 1, true) then
       redis.call('HSET', KEYS[k], 'st', s2, 's', 'done')
     else
@@ -611,10 +614,7 @@ for k = 2, #KEYS do
     touch(KEYS[k], ARGV[1])
   end
 end
-if sent ~= 0 then redis.call('HINCRBY', KEYS[1], 'sent', sent) end
-if unknown ~= 0 then redis.call('HINCRBY', KEYS[1], 'unknown', unknown) end
-if delivered ~= 0 then redis.call('HINCRBY', KEYS[1], 'delivered', delivered) end
-if undelivered ~= 0 then redis.call('HINCRBY', KEYS[1], 'undelivered', undelivered) end
+count(KEYS[1], 'sent', sent, 'unknown', unknown, 'delivered', delivered, 'undelivered', undelivered)
 if sent + delivered + undelivered > 0 then touch(KEYS[1], ARGV[1]) end
 return out
 `)
