@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/smsdispatch/smsdispatch/internal/numset"
 )
 
 // Defaults of Options.
@@ -60,7 +62,7 @@ type Builder struct {
 	encoding      string
 	defaultKey    string
 
-	seen      *numSet
+	seen      *numset.Set
 	paramIdx  map[string]int32
 	paramKeys []string // encoded param sets, by index
 	groupIdx  map[groupKey]*group
@@ -129,7 +131,7 @@ func NewBuilder(opts Options) (*Builder, error) {
 		maxRecipients: maxRecipients,
 		workers:       opts.Workers,
 		defaultKey:    encodeParams(opts.Params),
-		seen:          new(numSet),
+		seen:          new(numset.Set),
 		paramIdx:      make(map[string]int32),
 		groupIdx:      make(map[groupKey]*group),
 	}, nil
@@ -161,13 +163,13 @@ func (b *Builder) AddNumber(n Number, params []string) error {
 		return ErrNotANumber
 	}
 	if b.stats.Accepted >= b.maxRecipients {
-		if b.seen.has(n) {
+		if b.seen.Has(uint64(n)) {
 			b.stats.Duplicates++
 			return ErrDuplicate
 		}
 		return fmt.Errorf("%w (more than %d)", ErrTooMany, b.maxRecipients)
 	}
-	if !b.seen.add(n) {
+	if !b.seen.Add(uint64(n)) {
 		b.stats.Duplicates++
 		return ErrDuplicate
 	}

@@ -1,6 +1,10 @@
 package recipients
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/smsdispatch/smsdispatch/internal/numset"
+)
 
 // digest is an order-insensitive digest of a job's accepted recipients: the multiset of
 // (number, own params) pairs, kept as two sums of independent 64-bit hashes of the pairs and
@@ -21,13 +25,13 @@ func paramsHash(key string) uint64 {
 	for i := 0; i < len(key); i++ {
 		h = (h ^ uint64(key[i])) * 1099511628211
 	}
-	return mix(h ^ 0xbb67ae8584caa73b)
+	return numset.Mix(h ^ 0xbb67ae8584caa73b)
 }
 
 func (d *digest) add(n Number, ph uint64) {
 	d.n++
-	d.sum1 += mix(uint64(n) + mix(ph))
-	d.sum2 += mix(mix(uint64(n)^0x3c6ef372fe94f82b) ^ ph)
+	d.sum1 += numset.Mix(uint64(n) + numset.Mix(ph))
+	d.sum2 += numset.Mix(numset.Mix(uint64(n)^0x3c6ef372fe94f82b) ^ ph)
 }
 
 func (d digest) String() string { return fmt.Sprintf("%d:%016x%016x", d.n, d.sum1, d.sum2) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 	"time"
@@ -109,14 +110,12 @@ func (s *Store) Claim(ctx context.Context, job string, batch int, token string) 
 		return res, nil
 	}
 	blob, st := replyString(v[2]), replyString(v[3])
-	n := strings.Count(st, "i")
+	n := strings.Count(st, string(inFlight))
 	res.Indexes = make([]int, 0, n)
 	res.Numbers = make([]string, 0, n)
-	for i := 0; i < len(st); i++ {
-		if st[i] == 'i' {
-			res.Indexes = append(res.Indexes, i)
-			res.Numbers = append(res.Numbers, unpackAt(blob, i))
-		}
+	for i := range numbersIn(st, inFlight) {
+		res.Indexes = append(res.Indexes, i)
+		res.Numbers = append(res.Numbers, unpackAt(blob, i))
 	}
 	if p := replyString(v[4]); p != "" {
 		if err := json.Unmarshal([]byte(p), &res.Params); err != nil {
@@ -205,6 +204,22 @@ const (
 	Unknown NumberState = 'u'
 	Retry   NumberState = 'r'
 )
+
+// inFlight is the state byte of a claimed number (the other state bytes: see scripts.go).
+const inFlight NumberState = 'i'
+
+// numbersIn yields the indexes of the numbers whose state byte is state in st, the 'st' field of
+// a batch record (one state byte per number, index 0 first). It is the one way Go code reads
+// that field; scripts read it with st_bytes (scripts.go).
+func numbersIn(st string, state NumberState) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		for i := 0; i < len(st); i++ {
+			if st[i] == byte(state) && !yield(i) {
+				return
+			}
+		}
+	}
+}
 
 // NumberResult is the outcome of one number of a claimed batch.
 type NumberResult struct {
@@ -355,10 +370,8 @@ func (s *Store) Unknowns(ctx context.Context, job string, batch int) ([]UnknownN
 	blob, st := replyString(v[0]), replyString(v[1])
 	attempt, at := int(parseInt(replyString(v[2]))), parseMs(replyString(v[3]))
 	var out []UnknownNumber
-	for i := 0; i < len(st); i++ {
-		if st[i] == byte(Unknown) {
-			out = append(out, UnknownNumber{Index: i, Number: unpackAt(blob, i), Attempt: attempt, SentAt: at})
-		}
+	for i := range numbersIn(st, Unknown) {
+		out = append(out, UnknownNumber{Index: i, Number: unpackAt(blob, i), Attempt: attempt, SentAt: at})
 	}
 	return out, nil
 }

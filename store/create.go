@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/bits"
 	"strings"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/numset"
 )
 
 // createChunk is how many batch records one pipeline round trip of CreateJob writes.
@@ -213,12 +214,12 @@ func (src *createSource) scan(ctx context.Context, fn func(i int, b *NewBatch, n
 		if err != nil {
 			return 0, 0, err
 		}
-		sum = mix64(sum ^ uint64(b.ParamSet)<<1 ^ uint64(len(nums))<<40)
+		sum = numset.Mix(sum ^ uint64(b.ParamSet)<<1 ^ uint64(len(nums))<<40)
 		if b.Intl {
-			sum = mix64(sum ^ 1)
+			sum = numset.Mix(sum ^ 1)
 		}
 		for _, v := range nums {
-			sum = mix64(sum ^ v)
+			sum = numset.Mix(sum ^ v)
 		}
 		if fn != nil {
 			if err := fn(i, &b, nums); err != nil {
@@ -284,11 +285,11 @@ func checkPacked(v uint64) error {
 // certainly occurred twice, and otherwise a last pass counts the occurrences of the suspects
 // exactly. total and sum are those of the validation pass.
 func (src *createSource) checkDuplicates(ctx context.Context, total int, sum uint64) error {
-	seen := newBloom(total)
-	var suspects numTable
+	seen := numset.NewBloom(total)
+	var suspects numset.Set
 	n, s, err := src.scan(ctx, func(_ int, _ *NewBatch, nums []uint64) error {
 		for _, v := range nums {
-			if seen.add(v) && !suspects.add(v) {
+			if seen.Add(v) && !suspects.Add(v) {
 				return src.duplicate(v)
 			}
 		}
@@ -300,12 +301,13 @@ func (src *createSource) checkDuplicates(ctx context.Context, total int, sum uin
 	if n != total || s != sum {
 		return src.changed()
 	}
-	if suspects.n == 0 {
+	if suspects.Len() == 0 {
 		return nil
 	}
+	var counted numset.Set // the suspects met once in this pass
 	n, s, err = src.scan(ctx, func(_ int, _ *NewBatch, nums []uint64) error {
 		for _, v := range nums {
-			if suspects.mark(v) {
+			if suspects.Has(v) && !counted.Add(v) {
 				return src.duplicate(v)
 			}
 		}
@@ -377,113 +379,4 @@ func (w *createWriter) flush(ctx context.Context) error {
 	clear(w.bargs)
 	w.bkeys, w.bargs, w.blob = w.bkeys[:0], w.bargs[:0], w.blob[:0]
 	return nil
-}
-
-// mix64 is the splitmix64 finaliser: it spreads similar numbers over the whole hash space.
-func mix64(v uint64) uint64 {
-	v ^= v >> 30
-	v *= 0xbf58476d1ce4e5b9
-	v ^= v >> 27
-	v *= 0x94d049bb133111eb
-	v ^= v >> 31
-	return v
-}
-
-// bloom is a blocked Bloom filter of numbers: each number sets bloomK bits of one 512-bit block
-// (a cache line). At bloomBits bits per number it answers "maybe added" for about 1% of the
-// numbers never added.
-type bloom struct {
-	blocks [][8]uint64
-}
-
-const (
-	bloomBits = 10
-	bloomK    = 7 // 9 bits of one 64-bit hash each
-)
-
-func newBloom(n int) *bloom {
-	return &bloom{blocks: make([][8]uint64, (max(n, 1)*bloomBits+511)/512)}
-}
-
-// add adds v and reports whether every bit of v was set already (v may have been added before).
-func (f *bloom) add(v uint64) (maybeSeen bool) {
-	h := mix64(v)
-	blk, _ := bits.Mul64(h, uint64(len(f.blocks)))
-	b := &f.blocks[blk]
-	g := mix64(h ^ 0x9e3779b97f4a7c15)
-	maybeSeen = true
-	for range bloomK {
-		bit := g & 511
-		g >>= 9
-		w, m := bit>>6, uint64(1)<<(bit&63)
-		if b[w]&m == 0 {
-			maybeSeen = false
-			b[w] |= m
-		}
-	}
-	return maybeSeen
-}
-
-// numTable is a set of packed numbers (never 0, below 2^50), open addressing with linear probing
-// at most half full; the top bit of a slot marks the number as counted once (mark).
-type numTable struct {
-	slots []uint64
-	n     int
-}
-
-const markBit = 1 << 63
-
-// add inserts v and reports whether it was not in the set yet.
-func (t *numTable) add(v uint64) bool {
-	if (t.n+1)*2 > len(t.slots) {
-		t.grow()
-	}
-	mask := uint64(len(t.slots) - 1)
-	for i := mix64(v) & mask; ; i = (i + 1) & mask {
-		switch t.slots[i] &^ markBit {
-		case 0:
-			t.slots[i] = v
-			t.n++
-			return true
-		case v:
-			return false
-		}
-	}
-}
-
-// mark marks v counted and reports whether it was marked already (v counted twice). Numbers not
-// in the set are ignored.
-func (t *numTable) mark(v uint64) (again bool) {
-	if t.n == 0 {
-		return false
-	}
-	mask := uint64(len(t.slots) - 1)
-	for i := mix64(v) & mask; ; i = (i + 1) & mask {
-		switch t.slots[i] &^ markBit {
-		case 0:
-			return false
-		case v:
-			if t.slots[i]&markBit != 0 {
-				return true
-			}
-			t.slots[i] |= markBit
-			return false
-		}
-	}
-}
-
-func (t *numTable) grow() {
-	old := t.slots
-	t.slots = make([]uint64, max(16, 2*len(old)))
-	mask := uint64(len(t.slots) - 1)
-	for _, v := range old {
-		if v == 0 {
-			continue
-		}
-		i := mix64(v&^markBit) & mask
-		for t.slots[i] != 0 {
-			i = (i + 1) & mask
-		}
-		t.slots[i] = v
-	}
 }

@@ -140,11 +140,18 @@ func (s *Store) Resume(ctx context.Context, app string) ([]BatchRef, error) {
 	return out, nil
 }
 
-// popParkedScript removes one parked batch of a halted app. KEYS[1] halt, KEYS[2] parked.
-// ARGV[1] ttl. Returns the member "<job>|<batch>", or false when the app is not halted or nothing
-// is parked. Popping only while halted keeps a probe that races with Resume from taking a batch
-// Resume already handed out (Resume deletes both keys in one script). Once nothing is parked the
-// halt expires again ttl after its last write (see Halt).
+// popParkedScript removes one parked batch of a halted app. Popping only while halted keeps a
+// probe that races with Resume from taking a batch Resume already handed out (Resume deletes both
+// keys in one script). Once nothing is parked the halt expires again ttl after its last write
+// (see Halt).
+//
+// Input:
+// KEYS[1] -> sms:halt:{<app>}, the halt hash
+// KEYS[2] -> sms:halt:{<app>}:parked, the set of parked batches
+// ARGV[1] -> TTL ms (Options.Retention) the halt gets once nothing is parked
+// Output:
+// Returns the member "<job>|<batch>"
+// Returns nil (false) if the app is not halted or nothing is parked
 var popParkedScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local m = redis.call('SPOP', KEYS[2])

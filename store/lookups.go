@@ -162,10 +162,7 @@ func (s *Store) AwaitingReceipts(ctx context.Context, sentBefore time.Time, maxN
 			ab := AwaitingBatch{BatchRef: BatchRef{Job: c.job, Batch: c.batch}, App: jobs[c.job].app,
 				Attempt: attempt, SentAt: sentAt, Round: rounds + 1}
 			anySent := false
-			for idx := 0; idx < len(st); idx++ {
-				if st[idx] != byte(Sent) {
-					continue
-				}
+			for idx := range numbersIn(st, Sent) {
 				anySent = true
 				if idx < next {
 					continue // looked up in this round already
@@ -199,9 +196,16 @@ type LookupMark struct {
 	NextDue time.Time
 }
 
-// recordLookupScript records a batch's lookup progress. KEYS[1] batch. ARGV[1] round, ARGV[2]
-// 'd' (round done) or 'p' (progress), ARGV[3] next index (p) or next due ms, -1 for none (d).
-// Returns 1 recorded, 0 when the batch is gone or the round was already done (a stale mark).
+// recordLookupScript records a batch's lookup progress.
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:b:<n>, the batch record
+// ARGV[1] -> the round
+// ARGV[2] -> mode: 'd' round done, 'p' progress
+// ARGV[3] -> next index (mode 'p'), or next due unix ms, -1 for none (mode 'd')
+// Output:
+// Returns 1 if recorded
+// Returns 0 if the batch is gone or the round was already done (a stale mark)
 var recordLookupScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local done = tonumber(redis.call('HGET', KEYS[1], 'lr') or '0')

@@ -79,7 +79,13 @@ func (s *Store) TakePullMark(ctx context.Context, app string) (time.Time, bool, 
 }
 
 // delIfScript deletes a key if it still holds a value.
-// KEYS[1] key. ARGV[1] the value. Output: 1 deleted, 0 not (changed or gone).
+//
+// Input:
+// KEYS[1] -> the key
+// ARGV[1] -> the value
+// Output:
+// Returns 1 if deleted
+// Returns 0 if not (changed or gone)
 var delIfScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -106,7 +112,13 @@ func (s *Store) ReceiptLossSuspected(ctx context.Context) (time.Time, error) {
 }
 
 // maxScript sets a key to an integer if it is larger than the key's, and (re)sets its TTL.
-// KEYS[1] key. ARGV[1] value, ARGV[2] ttl ms. Output: 1.
+//
+// Input:
+// KEYS[1] -> the key (sms:rcpt:loss)
+// ARGV[1] -> the value, unix ms
+// ARGV[2] -> TTL ms of the key
+// Output:
+// Returns 1
 var maxScript = redis.NewScript(`
 local cur = tonumber(redis.call('GET', KEYS[1]) or '')
 if not cur or cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end

@@ -37,9 +37,18 @@ func (r SandboxRecord) validate() error {
 	return nil
 }
 
-// sandboxClaimScript: KEYS[1] sandbox record. ARGV owner url app signs ttl_ms. Writes the record
-// when there is none or ARGV owner holds it; returns {1} then, else {0, owner, url, app, signs}
-// of the record in force.
+// sandboxClaimScript writes the sandbox record when there is none or ARGV[1] owns it.
+//
+// Input:
+// KEYS[1] -> sms:sandbox, the sandbox record
+// ARGV[1] -> owner
+// ARGV[2] -> url
+// ARGV[3] -> app id
+// ARGV[4] -> sign names, separated by "\n"
+// ARGV[5] -> TTL ms of the record
+// Output:
+// Returns {1} if written
+// Returns {0, owner, url, app, signs} of the record in force otherwise
 var sandboxClaimScript = redis.NewScript(`
 local o = redis.call('HGET', KEYS[1], 'owner')
 if (not o) or o == ARGV[1] then
@@ -52,7 +61,14 @@ local v = redis.call('HMGET', KEYS[1], 'owner', 'url', 'app', 'signs')
 return {0, v[1] or '', v[2] or '', v[3] or '', v[4] or ''}
 `)
 
-// sandboxReleaseScript: KEYS[1] sandbox record. ARGV[1] owner. Deletes it only if owner holds it.
+// sandboxReleaseScript deletes the sandbox record only if owner holds it.
+//
+// Input:
+// KEYS[1] -> sms:sandbox, the sandbox record
+// ARGV[1] -> owner
+// Output:
+// Returns 1 if deleted
+// Returns 0 if owner does not hold it
 var sandboxReleaseScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0

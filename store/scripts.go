@@ -41,10 +41,33 @@ local function num(v)
   if v then return tonumber(v) end
   return 0
 end
-local function chars(s)
-  local t = {}
-  for i = 1, #s do t[i] = string.sub(s, i, i) end
-  return t
+-- A batch record's 'st' field holds one state byte per number, index 0 first. st_bytes is the one
+-- way scripts read it to look at single numbers: a table of byte values (st[idx + 1] is number
+-- idx), compared with the constants of ST (ST.u is the byte of 'u'); st_string turns such a table
+-- back into the field's string. Moving every number of one state to another is a string.gsub
+-- over the field ('p' -> 'i' on a claim), which also counts them.
+local ST = {}
+for c in string.gmatch('pisfucrDU', '.') do ST[c] = string.byte(c) end
+local function st_bytes(s) return {string.byte(s, 1, -1)} end
+local function st_string(t) return string.char(unpack(t)) end
+-- count adds to the job's counters (total, sent, failed, unknown, cancelled, fee, nofee,
+-- delivered, undelivered, fc:<code>): its arguments after the job key are field, delta pairs,
+-- applied in order; a zero delta writes nothing.
+local function count(jobkey, ...)
+  local a = {...}
+  for i = 1, select('#', ...), 2 do
+    if a[i + 1] ~= 0 then redis.call('HINCRBY', jobkey, a[i], a[i + 1]) end
+  end
+end
+-- A failure code tally: fail_code counts n more numbers failed with code, count_codes adds the
+-- tally to the job's fc:<code> counters in the order the codes were first seen.
+local function fail_codes() return {n = {}, order = {}} end
+local function fail_code(t, code, n)
+  if not t.n[code] then t.n[code] = 0; t.order[#t.order + 1] = code end
+  t.n[code] = t.n[code] + n
+end
+local function count_codes(jobkey, t)
+  for _, code in ipairs(t.order) do count(jobkey, 'fc:' .. code, t.n[code]) end
 end
 -- new_batch appends a pending batch with the numbers at idxs (0-based) of the packed blob. a is
 -- the attempt count it starts from (the parent batch's), so retries keep counting up.
@@ -69,11 +92,19 @@ local C = {claimed = tonumber(ARGV[5]), done = tonumber(ARGV[6]), busy = tonumbe
   unresolved = tonumber(ARGV[11]), jobfailed = tonumber(ARGV[12])}
 `
 
-// createBeginScript claims a job id for creation.
-// KEYS[1] job. ARGV[1] ttl ms, ARGV[2] creator nonce, ARGV[3..] spec field/value pairs.
-// Returns 0 when the job already exists (ready), 1 when the caller may write it. A job that is
-// not ready (its creator died midway, or is still writing) is taken over: the nonce changes, so
-// the earlier creator's remaining writes are refused.
+// createBeginScript claims a job id for creation. A job that is not ready (its creator died
+// midway, or is still writing) is taken over: the nonce changes, so the earlier creator's
+// remaining writes are refused.
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// ARGV[1] -> TTL ms of the job hash while it is created (Options.Retention)
+// ARGV[2] -> creator nonce, a random token
+// ARGV[3..] -> the job spec, field/value pairs (app, sign, tpl, sender, ext, prio, send_at,
+// expires_at, created, defer_daily, fp)
+// Output:
+// Returns 1 if the caller may write the job (new, or taken over)
+// Returns 0 if the job already exists (ready)
 var createBeginScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'ready') == '1' then return 0 end
 redis.call('HSET', KEYS[1], 'ready', '0', 'cn', ARGV[2], unpack(ARGV, 3))
@@ -83,10 +114,21 @@ return 1
 
 // createWriteScript writes a chunk of param sets and/or batch records of a job being created,
 // only while the caller's creation is current.
-// KEYS[1] job, KEYS[2] params, KEYS[3..] batches. ARGV[1] nonce, ARGV[2] ttl, ARGV[3] params
-// mode ('d': delete the list, then append; 'a': append), ARGV[4] number of param sets that
-// follow, then the param sets, then 4 per batch: packed numbers, states, param index, intl.
-// Returns 1 written, 0 job already ready, -1 taken over.
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// KEYS[2] -> sms:{<job>}:params, the list of param sets
+// KEYS[3..] -> sms:{<job>}:b:<n>, the batch records to write, in order
+// ARGV[1] -> creator nonce (createBeginScript's ARGV[2])
+// ARGV[2] -> TTL ms of the keys written (Options.Retention)
+// ARGV[3] -> params mode: 'd' deletes the params list first, then appends; 'a' appends
+// ARGV[4] -> np, the number of param sets that follow
+// ARGV[5..] -> np param sets (JSON arrays of strings), then 4 per batch of KEYS[3..]: packed
+// numbers (8 bytes each, see pack.go), state bytes (all 'p'), param set index, intl ('1' or '0')
+// Output:
+// Returns 1 if written
+// Returns 0 if the job is already ready
+// Returns -1 if the creation was taken over (the nonce changed)
 var createWriteScript = redis.NewScript(`
 local v = redis.call('HMGET', KEYS[1], 'ready', 'cn')
 if v[1] == '1' then return 0 end
@@ -111,9 +153,17 @@ return 1
 // createFinishScript makes a job visible (claimable) once its batches are written. The job's
 // keys keep their creation TTL until persistScript has run over them (CreateJobStream runs it
 // right after; ActiveJobs again for a ready job whose hash still has a TTL).
-// KEYS[1] job. ARGV nonce, total, batches, rejected.
-// Returns 1 when this call finished the job, 0 when it was already ready, -1 when the creation
-// was taken over by another creator (or the job hash vanished).
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// ARGV[1] -> creator nonce (createBeginScript's ARGV[2])
+// ARGV[2] -> total, the number of numbers in the job
+// ARGV[3] -> batches, the number of batch records
+// ARGV[4] -> rejected, the number of recipients rejected before the job was stored
+// Output:
+// Returns 1 if this call finished the job
+// Returns 0 if the job was already ready
+// Returns -1 if the creation was taken over by another creator (or the job hash vanished)
 var createFinishScript = redis.NewScript(`
 local v = redis.call('HMGET', KEYS[1], 'ready', 'cn')
 if v[1] == '1' then return 0 end
@@ -123,13 +173,6 @@ redis.call('HDEL', KEYS[1], 'cn')
 return 1
 `)
 
-// touchAddScript adds a member to a zset or a set and extends the key's TTL to at least ttl;
-// ttl "0" removes the key's TTL instead (sets that list unfinished work: the active jobs, the
-// halted apps).
-// KEYS[1] the zset or set.
-// ARGV[1] mode: addZSet (ZADD), raiseZSet (ZADD only when it raises the member's score) or
-// addSet (SADD); ARGV[2] member; ARGV[3] score (zset modes); ARGV[4] ttl ms, or "0".
-// Output: 1.
 // Modes of touchAddScript.
 const (
 	addZSet   = "zadd"
@@ -137,6 +180,19 @@ const (
 	addSet    = "sadd"
 )
 
+// touchAddScript adds a member to a zset or a set and extends the key's TTL to at least ttl;
+// ttl "0" removes the key's TTL instead (sets that list unfinished work: the active jobs, the
+// halted apps).
+//
+// Input:
+// KEYS[1] -> the zset or set (sms:jobs:active, sms:apps, sms:halt:apps)
+// ARGV[1] -> mode: addZSet (ZADD), raiseZSet (ZADD only when it raises the member's score) or
+// addSet (SADD)
+// ARGV[2] -> the member
+// ARGV[3] -> its score, ms (zset modes; ignored by addSet)
+// ARGV[4] -> TTL ms the key gets at least, or "0": no TTL
+// Output:
+// Returns 1
 var touchAddScript = redis.NewScript(prelude + `
 if ARGV[1] == 'zadd' then
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
@@ -156,13 +212,31 @@ return 1
 
 // claimScript: see Store.Claim. A claim is a reservation (field rv = 1) until launchScript
 // launches it; a reservation whose lease ran out gives its numbers back to pending (nothing left
-// the process), a launched claim whose lease ran out turns them unknown.
-// KEYS[1] job, KEYS[2] batch, KEYS[3] params.
-// ARGV[1] now, ARGV[2] token, ARGV[3] claim lease ms, ARGV[4] ttl, ARGV[5..12] the ClaimOutcome
-// codes (outcomeCodeArgs).
-// Reply {outcome, attempt, packed numbers, state bytes (the claimed numbers are the 'i' ones),
-// params json, intl, retry-at ms, job fields} or {-1} job not found, {-2} batch not found. The
-// attempt of a reservation is the one it will have once launched (the count is not raised yet).
+// the process), a launched claim whose lease ran out turns them unknown. The attempt of a
+// reservation is the one it will have once launched (the count is not raised yet).
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// KEYS[2] -> sms:{<job>}:b:<n>, the batch record
+// KEYS[3] -> sms:{<job>}:params, the list of param sets
+// ARGV[1] -> now, unix ms
+// ARGV[2] -> claim token
+// ARGV[3] -> claim lease, ms (Options.ClaimLease)
+// ARGV[4] -> TTL ms (Options.Retention) the keys written get at least
+// ARGV[5..12] -> the ClaimOutcome codes claimed, done, busy, cancelled, expired, notyet,
+// unresolved, jobfailed (outcomeCodeArgs)
+// Output:
+// Returns {claimed, attempt, packed numbers, state bytes (the claimed numbers are the 'i' ones),
+// params JSON, intl, 0, job fields} if claimed (again for the token that holds the claim)
+// Returns {busy, attempt, "", "", "", "", lease end ms, job fields} if another live claim holds the
+// batch
+// Returns {notyet, attempt, "", "", "", "", send_at or not-before ms, job fields} if it is too
+// early
+// Returns {done | cancelled | unresolved | expired | jobfailed, attempt, "", "", "", "", 0, job
+// fields} otherwise (the pending numbers of a cancelled, failed or expired job are settled so)
+// Returns {-1} if the job is not found (or not ready)
+// Returns {-2} if the batch is not found
+// The job fields are send_at, expires_at, app, sign, tpl, sender, ext, prio, created, defer_daily.
 var claimScript = redis.NewScript(prelude + outcomeCodes + `
 local now = tonumber(ARGV[1])
 local jf = redis.call('HMGET', KEYS[1], 'ready', 'cancel', 'fail', 'send_at', 'expires_at',
@@ -211,7 +285,7 @@ if state == 'inflight' then
       return reply(C.done)
     end
     save({'st', st2, 's', 'unknown'})
-    redis.call('HINCRBY', KEYS[1], 'unknown', n)
+    count(KEYS[1], 'unknown', n)
     return reply(C.unresolved)
   end
 end
@@ -219,10 +293,8 @@ end
 local function settle_pending(to, s, counter, code)
   local st2, n = string.gsub(st, 'p', to)
   if code then save({'st', st2, 's', s, 'fc', code}) else save({'st', st2, 's', s}) end
-  if n > 0 then
-    redis.call('HINCRBY', KEYS[1], counter, n)
-    if code then redis.call('HINCRBY', KEYS[1], 'fc:' .. code, n) end
-  end
+  count(KEYS[1], counter, n)
+  if code then count(KEYS[1], 'fc:' .. code, n) end
 end
 if jf[2] == '1' then
   settle_pending('c', 'cancelled', 'cancelled', nil)
@@ -253,13 +325,22 @@ return claimed(st2)
 `)
 
 // launchScript: see Store.Launch.
-// KEYS[1] job, KEYS[2] batch.
-// ARGV[1] now, ARGV[2] token, ARGV[3] ttl, ARGV[4] failure code of an expired job, ARGV[5..12]
-// the ClaimOutcome codes (outcomeCodeArgs).
-// Reply {outcome, attempt}: Claimed (launched; again for a launched claim of the same token),
-// Busy (the token no longer holds the claim), Cancelled / JobFailed / Expired (the job was
-// cancelled, failed or expired while the reservation waited: its numbers are settled so), or
-// {-1} job not found, {-2} batch not found.
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// KEYS[2] -> sms:{<job>}:b:<n>, the batch record
+// ARGV[1] -> now, unix ms
+// ARGV[2] -> claim token
+// ARGV[3] -> TTL ms (Options.Retention) the keys written get at least
+// ARGV[4] -> failure code of an expired job (ExpiredCode)
+// ARGV[5..12] -> the ClaimOutcome codes (outcomeCodeArgs, as in claimScript)
+// Output:
+// Returns {claimed, attempt} if launched (again for a launched claim of the same token)
+// Returns {busy, attempt} if the token no longer holds the claim
+// Returns {cancelled | jobfailed | expired, attempt} if the job was cancelled, failed or expired
+// while the reservation waited (its numbers are settled so)
+// Returns {-1} if the job is not found (or not ready)
+// Returns {-2} if the batch is not found
 var launchScript = redis.NewScript(prelude + outcomeCodes + `
 local now = tonumber(ARGV[1])
 local jf = redis.call('HMGET', KEYS[1], 'ready', 'cancel', 'fail', 'expires_at')
@@ -275,10 +356,8 @@ local function settle(to, s, counter, code)
   if code then f[#f + 1] = 'fc'; f[#f + 1] = code end
   redis.call('HSET', KEYS[2], unpack(f))
   redis.call('HDEL', KEYS[2], 'tok', 'at', 'rv')
-  if n > 0 then
-    redis.call('HINCRBY', KEYS[1], counter, n)
-    if code then redis.call('HINCRBY', KEYS[1], 'fc:' .. code, n) end
-  end
+  count(KEYS[1], counter, n)
+  if code then count(KEYS[1], 'fc:' .. code, n) end
   touch(KEYS[2], ARGV[3])
   touch(KEYS[1], ARGV[3])
 end
@@ -304,8 +383,17 @@ return {C.claimed, attempt}
 // releaseScript gives a claim back: its numbers return to pending. A launched claim's attempt
 // stays counted only when ARGV[3] is '1' (the call was made and refused); otherwise the launch's
 // count is taken back (nothing left, or the answer said nothing was sent).
-// KEYS[1] job, KEYS[2] batch. ARGV[1] token, ARGV[2] ttl, ARGV[3] keep the attempt ('1' or '0').
-// Returns 1 released, 0 no-op.
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// KEYS[2] -> sms:{<job>}:b:<n>, the batch record
+// ARGV[1] -> claim token
+// ARGV[2] -> TTL ms (Options.Retention) the keys written get at least
+// ARGV[3] -> keep the attempt counted: '1' or '0'
+// Output:
+// Returns 1 if released
+// Returns 0 if not (the token does not hold the claim, it was committed, or nothing is in flight or
+// unknown)
 var releaseScript = redis.NewScript(prelude + `
 local b = redis.call('HMGET', KEYS[2], 's', 'tok', 'cm', 'st', 'rv', 'a')
 if not b[1] or b[2] ~= ARGV[1] or b[3] == '1' then return 0 end
@@ -316,7 +404,7 @@ if b[1] == 'inflight' then
 elseif b[1] == 'unknown' then
   -- the claim had expired into unknown, but its holder says nothing was sent
   st2, n = string.gsub(b[4], 'u', 'p')
-  if n > 0 then redis.call('HINCRBY', KEYS[1], 'unknown', -n) end
+  count(KEYS[1], 'unknown', -n)
   touch(KEYS[1], ARGV[2])
 else
   return 0
@@ -327,40 +415,48 @@ touch(KEYS[2], ARGV[2])
 return 1
 `)
 
-// commitScript: see Store.Commit.
-// KEYS[1] job, KEYS[2] batch, KEYS[3] codes.
-// ARGV[1] now, ARGV[2] token, ARGV[3] ttl, ARGV[4] batch key prefix, ARGV[5] batch index,
-// ARGV[6] the results by position: one byte per number from index 0, '.' (no result) or the
-// state (s|f|u|r); ARGV[7] the fee of a sent number; ARGV[8..] 4 per result that needs more
-// (failed: its code; retry: its retry-at ms, the grouping key; sent with another fee): index,
-// code, fee, retry-at ms. (A compact form: the common batch, all sent at one fee, costs two
-// arguments in all instead of five per number.)
-// Reply {1, "batch:at,...", hasUnknown} applied (or replayed), {0} not the claim holder,
-// {-2} batch not found, {-3, index} index out of range.
+// commitScript: see Store.Commit. (The compact form of the results: the common batch, all sent
+// at one fee, costs two arguments in all instead of five per number.)
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// KEYS[2] -> sms:{<job>}:b:<n>, the batch record
+// KEYS[3] -> sms:{<job>}:codes, the hash "<batch>:<idx>" -> failure code
+// ARGV[1] -> now, unix ms
+// ARGV[2] -> claim token
+// ARGV[3] -> TTL ms (Options.Retention) the keys written get at least
+// ARGV[4] -> batch key prefix sms:{<job>}:b: (for new retry batches)
+// ARGV[5] -> the batch's index n
+// ARGV[6] -> the results by position, one byte per number from index 0: '.' (no result) or the
+// state (s|f|u|r)
+// ARGV[7] -> the fee of a sent number
+// ARGV[8..] -> 4 per result that needs more (failed: its code; retry: its retry-at; sent with
+// another fee): index, code, fee, retry-at ms (rounded to the second: the grouping key)
+// Output:
+// Returns {1, "batch:at,...", hasUnknown} if applied (or replayed): the retry batches made with
+// their not-before ms, and 1 if the batch still has unknown numbers, else 0
+// Returns {0} if the token does not hold the claim
+// Returns {-2} if the batch is not found
+// Returns {-3, index} if a result's index is beyond the batch
 var commitScript = redis.NewScript(prelude + `
 local b = redis.call('HMGET', KEYS[2], 's', 'tok', 'cm', 'rb', 'hu', 'st', 'pi', 'intl', 'a')
 if not b[1] then return {-2} end
 if b[2] ~= ARGV[2] then return {0} end
 if b[3] == '1' then return {1, str(b[4]), num(b[5])} end -- same commit again: replay its result
--- state bytes are handled as numbers (string.byte), the cheapest form for ~200 of them
-local I, U, S, F, R, C, D, UD, DOT = string.byte('iusfrcDU.', 1, 9)
-local st = {string.byte(b[6], 1, -1)}
-local res = ARGV[6]
-for p = #st + 1, #res do
-  if string.byte(res, p) ~= DOT then return {-3, p - 1} end
+-- the state bytes as locals, the cheapest form for ~200 numbers; the results are read the same way
+local I, U, S, F, R, C, D, UD, DOT = ST.i, ST.u, ST.s, ST.f, ST.r, ST.c, ST.D, ST.U, string.byte('.')
+local st = st_bytes(b[6])
+local rv = st_bytes(ARGV[6])
+for p = #st + 1, #rv do
+  if rv[p] ~= DOT then return {-3, p - 1} end
 end
-local rv = {string.byte(res, 1, -1)}
 local extra = {}
 for i = 8, #ARGV, 4 do extra[tonumber(ARGV[i]) + 1] = i end
 local dfee = tonumber(ARGV[7])
 local jf = redis.call('HMGET', KEYS[1], 'cancel', 'fail')
 local sent, failed, unknown, cancelled, fee = 0, 0, 0, 0, 0
-local fc, fcorder, codes = {}, {}, {}
+local fc, codes = fail_codes(), {}
 local groups, gorder = {}, {}
-local function addfc(code)
-  if not fc[code] then fc[code] = 0; fcorder[#fcorder + 1] = code end
-  fc[code] = fc[code] + 1
-end
 for p = 1, #rv do
   local r = rv[p]
   if r ~= DOT then
@@ -373,13 +469,13 @@ for p = 1, #rv do
       if r == S then
         st[p] = S; sent = sent + 1; fee = fee + f
       elseif r == F then
-        st[p] = F; failed = failed + 1; addfc(code)
+        st[p] = F; failed = failed + 1; fail_code(fc, code, 1)
         codes[#codes + 1] = ARGV[5] .. ':' .. (p - 1); codes[#codes + 1] = code
       elseif r == R then
         if jf[1] == '1' then
           st[p] = C; cancelled = cancelled + 1
         elseif jf[2] then
-          st[p] = F; failed = failed + 1; addfc(jf[2])
+          st[p] = F; failed = failed + 1; fail_code(fc, jf[2], 1)
         else
           st[p] = R
           if not groups[at] then groups[at] = {}; gorder[#gorder + 1] = at end
@@ -410,14 +506,10 @@ end
 local rbs = table.concat(rb, ',')
 local state = 'done'
 if hu == 1 then state = 'unknown' end
-redis.call('HSET', KEYS[2], 'st', string.char(unpack(st)), 's', state, 'cm', '1', 'rb', rbs, 'hu', hu)
+redis.call('HSET', KEYS[2], 'st', st_string(st), 's', state, 'cm', '1', 'rb', rbs, 'hu', hu)
 touch(KEYS[2], ARGV[3])
-if sent ~= 0 then redis.call('HINCRBY', KEYS[1], 'sent', sent) end
-if failed ~= 0 then redis.call('HINCRBY', KEYS[1], 'failed', failed) end
-if unknown ~= 0 then redis.call('HINCRBY', KEYS[1], 'unknown', unknown) end
-if cancelled ~= 0 then redis.call('HINCRBY', KEYS[1], 'cancelled', cancelled) end
-if fee ~= 0 then redis.call('HINCRBY', KEYS[1], 'fee', fee) end
-for _, code in ipairs(fcorder) do redis.call('HINCRBY', KEYS[1], 'fc:' .. code, fc[code]) end
+count(KEYS[1], 'sent', sent, 'failed', failed, 'unknown', unknown, 'cancelled', cancelled, 'fee', fee)
+count_codes(KEYS[1], fc)
 if #codes > 0 then
   redis.call('HSET', KEYS[3], unpack(codes))
   touch(KEYS[3], ARGV[3])
@@ -427,43 +519,49 @@ touch(KEYS[1], ARGV[3])
 return {1, rbs, hu}
 `)
 
-// settleScript applies reconcile evidence to unknown numbers.
-// KEYS[1] job, KEYS[2] batch, KEYS[3] codes. ARGV[1] now, ARGV[2] ttl, ARGV[3] batch index,
-// ARGV[4..] 4 per result: index, state (s|f), code, fee. Returns numbers settled, -2 no batch.
+// settleScript applies reconcile evidence to unknown numbers; numbers no longer unknown are
+// left alone.
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// KEYS[2] -> sms:{<job>}:b:<n>, the batch record
+// KEYS[3] -> sms:{<job>}:codes, the hash "<batch>:<idx>" -> failure code
+// ARGV[1] -> now, unix ms
+// ARGV[2] -> TTL ms (Options.Retention) the keys written get at least
+// ARGV[3] -> the batch's index n
+// ARGV[4..] -> 4 per result: index, state (s|f), failure code, fee
+// Output:
+// Returns the count of numbers settled (0: none was unknown)
+// Returns -2 if the batch is not found
 var settleScript = redis.NewScript(prelude + `
 local b = redis.call('HMGET', KEYS[2], 's', 'st')
 if not b[1] then return -2 end
-local st = chars(b[2])
+local st = st_bytes(b[2])
 local sent, failed, fee, nofee, n = 0, 0, 0, 0, 0
-local fc, fcorder, codes = {}, {}, {}
+local fc, codes = fail_codes(), {}
 for i = 4, #ARGV, 4 do
   local p = tonumber(ARGV[i]) + 1
   local r, code = ARGV[i + 1], ARGV[i + 2]
-  if st[p] == 'u' then
+  if st[p] == ST.u then
     n = n + 1
     if r == 's' then
-      st[p] = 's'; sent = sent + 1; fee = fee + tonumber(ARGV[i + 3])
+      st[p] = ST.s; sent = sent + 1; fee = fee + tonumber(ARGV[i + 3])
       if tonumber(ARGV[i + 3]) == 0 then nofee = nofee + 1 end
     else
-      st[p] = 'f'; failed = failed + 1
-      if not fc[code] then fc[code] = 0; fcorder[#fcorder + 1] = code end
-      fc[code] = fc[code] + 1
+      st[p] = ST.f; failed = failed + 1
+      fail_code(fc, code, 1)
       codes[#codes + 1] = ARGV[3] .. ':' .. (p - 1); codes[#codes + 1] = code
     end
   end
 end
 if n == 0 then return 0 end
-local s2 = table.concat(st)
+local s2 = st_string(st)
 local state = b[1]
 if state == 'unknown' and not string.find(s2, 'u', 1, true) then state = 'done' end
 redis.call('HSET', KEYS[2], 'st', s2, 's', state)
 touch(KEYS[2], ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'unknown', -n)
-if sent ~= 0 then redis.call('HINCRBY', KEYS[1], 'sent', sent) end
-if failed ~= 0 then redis.call('HINCRBY', KEYS[1], 'failed', failed) end
-if fee ~= 0 then redis.call('HINCRBY', KEYS[1], 'fee', fee) end
-if nofee ~= 0 then redis.call('HINCRBY', KEYS[1], 'nofee', nofee) end
-for _, code in ipairs(fcorder) do redis.call('HINCRBY', KEYS[1], 'fc:' .. code, fc[code]) end
+count(KEYS[1], 'unknown', -n, 'sent', sent, 'failed', failed, 'fee', fee, 'nofee', nofee)
+count_codes(KEYS[1], fc)
 if #codes > 0 then
   redis.call('HSET', KEYS[3], unpack(codes))
   touch(KEYS[3], ARGV[2])
@@ -474,14 +572,25 @@ return n
 `)
 
 // resendScript moves a batch's unknown numbers into a new batch (or cancels/fails them when the
-// job is cancelled/failed). KEYS[1] job, KEYS[2] batch. ARGV[1] ttl, ARGV[2] batch key prefix,
-// ARGV[3] not-before ms. Reply {1, new batch} or {0} (nothing to resend) or {-2} no batch.
+// job is cancelled/failed).
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// KEYS[2] -> sms:{<job>}:b:<n>, the batch record
+// ARGV[1] -> TTL ms (Options.Retention) the keys written get at least
+// ARGV[2] -> batch key prefix sms:{<job>}:b: (for the new batch)
+// ARGV[3] -> not-before of the new batch, unix ms
+// Output:
+// Returns {1, new batch index} if resent
+// Returns {0} if nothing was resent (no unknown numbers, or they were cancelled/failed with the
+// job)
+// Returns {-2} if the batch is not found
 var resendScript = redis.NewScript(prelude + `
 local b = redis.call('HMGET', KEYS[2], 's', 'num', 'st', 'pi', 'intl', 'a')
 if not b[1] then return {-2} end
 local idxs = {}
-for i = 1, #b[3] do
-  if string.byte(b[3], i) == 117 then idxs[#idxs + 1] = i - 1 end -- 'u'
+for i, c in ipairs(st_bytes(b[3])) do
+  if c == ST.u then idxs[#idxs + 1] = i - 1 end
 end
 if #idxs == 0 then return {0} end
 local jf = redis.call('HMGET', KEYS[1], 'cancel', 'fail')
@@ -489,13 +598,12 @@ local to = 'r'
 if jf[1] == '1' then to = 'c' elseif jf[2] then to = 'f' end
 local st2 = string.gsub(b[3], 'u', to)
 local n = #idxs
-redis.call('HINCRBY', KEYS[1], 'unknown', -n)
+count(KEYS[1], 'unknown', -n)
 local res = {0}
 if to == 'c' then
-  redis.call('HINCRBY', KEYS[1], 'cancelled', n)
+  count(KEYS[1], 'cancelled', n)
 elseif to == 'f' then
-  redis.call('HINCRBY', KEYS[1], 'failed', n)
-  redis.call('HINCRBY', KEYS[1], 'fc:' .. jf[2], n)
+  count(KEYS[1], 'failed', n, 'fc:' .. jf[2], n)
 else
   res = {1, new_batch(KEYS[1], ARGV[2], b[2], idxs, str(b[4]), str(b[5]), ARGV[3], ARGV[1], b[6])}
 end
@@ -508,8 +616,16 @@ return res
 `)
 
 // flagScript sets the job's cancel flag (mode 'c') or fail code (mode 'f', first code wins),
-// unless nothing is pending any more. KEYS[1] job. ARGV[1] mode, ARGV[2] code, ARGV[3] ttl.
-// Returns the number of batches to sweep, -1 when the job does not exist.
+// unless nothing is pending any more.
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// ARGV[1] -> mode: 'c' cancel, 'f' fail
+// ARGV[2] -> failure code (mode 'f')
+// ARGV[3] -> TTL ms (Options.Retention) the keys written get at least
+// Output:
+// Returns the count of batches to sweep (the job's batches field)
+// Returns -1 if the job does not exist (or is not ready)
 var flagScript = redis.NewScript(prelude + `
 local v = redis.call('HMGET', KEYS[1], 'ready', 'batches', 'total', 'sent', 'failed', 'cancelled')
 if v[1] ~= '1' then return -1 end
@@ -527,7 +643,15 @@ return num(v[2])
 
 // sweepScript cancels (mode 'c') or fails (mode 'f') the pending numbers of a chunk of batches.
 // In-flight batches are left to finish. Idempotent: a batch already swept is no longer pending.
-// KEYS[1] job, KEYS[2..] batches. ARGV[1] mode, ARGV[2] code, ARGV[3] ttl. Returns numbers swept.
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// KEYS[2..] -> sms:{<job>}:b:<n>, the batch records of the chunk
+// ARGV[1] -> mode: 'c' cancel, 'f' fail
+// ARGV[2] -> failure code (mode 'f')
+// ARGV[3] -> TTL ms (Options.Retention) the keys written get at least
+// Output:
+// Returns the count of numbers swept
 var sweepScript = redis.NewScript(prelude + `
 local total = 0
 for k = 2, #KEYS do
@@ -547,10 +671,9 @@ for k = 2, #KEYS do
 end
 if total > 0 then
   if ARGV[1] == 'c' then
-    redis.call('HINCRBY', KEYS[1], 'cancelled', total)
+    count(KEYS[1], 'cancelled', total)
   else
-    redis.call('HINCRBY', KEYS[1], 'failed', total)
-    redis.call('HINCRBY', KEYS[1], 'fc:' .. ARGV[2], total)
+    count(KEYS[1], 'failed', total, 'fc:' .. ARGV[2], total)
   end
   touch(KEYS[1], ARGV[3])
 end
@@ -558,16 +681,23 @@ return total
 `)
 
 // receiptsScript applies delivery receipts to one job, each number at most once.
-// KEYS[1] job, KEYS[2..] batches. ARGV[1] ttl, ARGV[2..] 4 per receipt: KEYS position of the
-// batch, number index (-1: find it by number), packed number (empty: do not check), 'D'|'U'.
-// Reply: per receipt 1 applied, 0 duplicate (already delivered/undelivered, or not sent), -1 no match.
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// KEYS[2..] -> sms:{<job>}:b:<n>, the batch records the receipts name
+// ARGV[1] -> TTL ms (Options.Retention) the keys written get at least
+// ARGV[2..] -> 4 per receipt: KEYS position of the batch, number index (-1: find it by number),
+// packed number (8 bytes; empty: do not check), 'D' (delivered) or 'U' (undelivered)
+// Output:
+// Returns one reply per receipt, in order: 1 applied, 0 duplicate (already delivered/undelivered,
+// or not sent), -1 no match
 var receiptsScript = redis.NewScript(prelude + `
 local cache = {}
 local function load(k)
   local c = cache[k]
   if c == nil then
     local v = redis.call('HMGET', KEYS[k], 'num', 'st', 's')
-    if v[1] then c = {blob = v[1], st = chars(v[2]), s = v[3], dirty = false} else c = false end
+    if v[1] then c = {blob = v[1], st = st_bytes(v[2]), s = v[3], dirty = false} else c = false end
     cache[k] = c
   end
   return c
@@ -587,11 +717,11 @@ for i = 2, #ARGV, 4 do
     if idx >= 0 and idx * 8 < #c.blob and (packed == '' or string.sub(c.blob, idx * 8 + 1, idx * 8 + 8) == packed) then
       res = 0
       local cur = c.st[idx + 1]
-      if cur == 's' or cur == 'u' or cur == 'i' then
-        if cur ~= 's' then sent = sent + 1 end
-        if cur == 'u' then unknown = unknown - 1 end
+      if cur == ST.s or cur == ST.u or cur == ST.i then
+        if cur ~= ST.s then sent = sent + 1 end
+        if cur == ST.u then unknown = unknown - 1 end
         if r == 'D' then delivered = delivered + 1 else undelivered = undelivered + 1 end
-        c.st[idx + 1] = r
+        c.st[idx + 1] = string.byte(r)
         c.dirty = true
         res = 1
       end
@@ -602,7 +732,7 @@ end
 for k = 2, #KEYS do
   local c = cache[k]
   if c and c.dirty then
-    local s2 = table.concat(c.st)
+    local s2 = st_string(c.st)
     if c.s == 'unknown' and not string.find(s2, 'u', 1, true) then
       redis.call('HSET', KEYS[k], 'st', s2, 's', 'done')
     else
@@ -611,17 +741,22 @@ for k = 2, #KEYS do
     touch(KEYS[k], ARGV[1])
   end
 end
-if sent ~= 0 then redis.call('HINCRBY', KEYS[1], 'sent', sent) end
-if unknown ~= 0 then redis.call('HINCRBY', KEYS[1], 'unknown', unknown) end
-if delivered ~= 0 then redis.call('HINCRBY', KEYS[1], 'delivered', delivered) end
-if undelivered ~= 0 then redis.call('HINCRBY', KEYS[1], 'undelivered', undelivered) end
+count(KEYS[1], 'sent', sent, 'unknown', unknown, 'delivered', delivered, 'undelivered', undelivered)
 if sent + delivered + undelivered > 0 then touch(KEYS[1], ARGV[1]) end
 return out
 `)
 
 // pageDoneScript removes an applied receipt page and counts its unmatched receipts, once.
-// KEYS[1] inbox, KEYS[2] unmatched count. ARGV[1] page id, ARGV[2] unmatched, ARGV[3] ttl.
-// Returns 1 when this call removed the page, 0 when it was already gone.
+//
+// Input:
+// KEYS[1] -> sms:rcpt:{<app>}:inbox, the hash page id -> page
+// KEYS[2] -> sms:rcpt:{<app>}:unmatched, the count of unmatched receipts
+// ARGV[1] -> page id
+// ARGV[2] -> the page's count of unmatched receipts
+// ARGV[3] -> TTL ms the count gets at least (Options.Retention)
+// Output:
+// Returns 1 if this call removed the page
+// Returns 0 if it was already gone
 var pageDoneScript = redis.NewScript(prelude + `
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 if tonumber(ARGV[2]) > 0 then
@@ -633,7 +768,16 @@ return 1
 
 // haltScript records a halt. A halt with parked batches has no TTL (it ends by Resume: its parked
 // batches must not be forgotten); otherwise it expires ttl after the last write.
-// KEYS[1] halt, KEYS[2] parked. ARGV[1] code, ARGV[2] since ms, ARGV[3] probe-at ms, ARGV[4] ttl.
+//
+// Input:
+// KEYS[1] -> sms:halt:{<app>}, the halt hash
+// KEYS[2] -> sms:halt:{<app>}:parked, the set of parked batches
+// ARGV[1] -> the halt's code
+// ARGV[2] -> since, unix ms (kept from the first halt)
+// ARGV[3] -> probe-at, unix ms
+// ARGV[4] -> TTL ms (Options.Retention) of a halt without parked batches
+// Output:
+// Returns 1
 var haltScript = redis.NewScript(prelude + `
 redis.call('HSET', KEYS[1], 'code', ARGV[1], 'probe_at', ARGV[3])
 redis.call('HSETNX', KEYS[1], 'since', ARGV[2])
@@ -646,8 +790,15 @@ return 1
 `)
 
 // parkScript parks a batch while the app is halted: the parked set and the halt lose their TTL
-// (until Resume, or until PopParked empties the set). KEYS[1] halt, KEYS[2] parked.
-// ARGV[1] "<job>|<batch>". Returns 1 parked, 0 not halted.
+// (until Resume, or until PopParked empties the set).
+//
+// Input:
+// KEYS[1] -> sms:halt:{<app>}, the halt hash
+// KEYS[2] -> sms:halt:{<app>}:parked, the set of parked batches
+// ARGV[1] -> the member "<job>|<batch>"
+// Output:
+// Returns 1 if parked
+// Returns 0 if the app is not halted
 var parkScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('SADD', KEYS[2], ARGV[1])
@@ -657,14 +808,27 @@ return 1
 `)
 
 // resumeScript clears a halt and returns (and clears) the parked batches.
-// KEYS[1] halt, KEYS[2] parked.
+//
+// Input:
+// KEYS[1] -> sms:halt:{<app>}, the halt hash
+// KEYS[2] -> sms:halt:{<app>}:parked, the set of parked batches
+// Output:
+// Returns the parked members "<job>|<batch>" (empty when none)
 var resumeScript = redis.NewScript(`
 local m = redis.call('SMEMBERS', KEYS[2])
 redis.call('DEL', KEYS[1], KEYS[2])
 return m
 `)
 
-// leaseAcquireScript: KEYS[1] lease. ARGV[1] owner, ARGV[2] ttl ms. Returns 1 held, 0 not.
+// leaseAcquireScript takes or renews a named lease.
+//
+// Input:
+// KEYS[1] -> sms:lease:<name>
+// ARGV[1] -> owner
+// ARGV[2] -> TTL ms of the lease
+// Output:
+// Returns 1 if owner holds the lease (taken, or renewed)
+// Returns 0 if another owner holds it
 var leaseAcquireScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then
@@ -678,7 +842,14 @@ end
 return 0
 `)
 
-// leaseReleaseScript: KEYS[1] lease. ARGV[1] owner. Deletes only the owner's lease.
+// leaseReleaseScript deletes only the owner's lease.
+//
+// Input:
+// KEYS[1] -> sms:lease:<name>
+// ARGV[1] -> owner
+// Output:
+// Returns 1 if the lease was deleted
+// Returns 0 if owner does not hold it
 var leaseReleaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0

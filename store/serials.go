@@ -277,9 +277,15 @@ func (s *Store) SerialRefs(ctx context.Context, serials []string) (map[string]Se
 // indexEvidenceScript indexes serials of one shard only where they are not indexed yet, in any
 // day bucket that still exists (or already point to the same number: the entry is written again
 // into today's bucket, which extends its life).
-// KEYS: the shard's day buckets, newest first. ARGV[1] position of today's bucket in KEYS,
-// ARGV[2] its TTL ms, then pairs serial, "<job>|<batch>|<idx>".
-// Reply: per pair "" when the serial now points to that number, else the entry it points to.
+//
+// Input:
+// KEYS[1..] -> sms:sn:{sn<shard>}:<yyyymmdd>, the shard's day buckets, newest first
+// ARGV[1] -> position in KEYS of today's bucket
+// ARGV[2] -> TTL ms of today's bucket
+// ARGV[3..] -> pairs: serial, "<job>|<batch>|<idx>"
+// Output:
+// Returns one reply per pair, in order: "" if the serial now points to that number, else the entry
+// it points to
 var indexEvidenceScript = redis.NewScript(`
 local today = KEYS[tonumber(ARGV[1])]
 local out, wrote = {}, false

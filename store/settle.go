@@ -21,8 +21,16 @@ const expireChunk = 1000
 // persistScript removes the creation TTL of a ready job's keys, a chunk of batches per call, the
 // job hash (the sign that the job still needs this) last. It does nothing once the job has begun
 // to expire (xs), so it never undoes ExpireSettled.
-// KEYS[1] job, KEYS[2] params, KEYS[3] codes, KEYS[4..] batches. ARGV[1] "1" on the last chunk.
-// Returns 1 done, 0 refused (not ready, or settled).
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// KEYS[2] -> sms:{<job>}:params
+// KEYS[3] -> sms:{<job>}:codes
+// KEYS[4..] -> sms:{<job>}:b:<n>, the batch records of the chunk
+// ARGV[1] -> "1" on the last chunk, else "0"
+// Output:
+// Returns 1 if done
+// Returns 0 if refused (not ready, or settled)
 var persistScript = redis.NewScript(`
 local v = redis.call('HMGET', KEYS[1], 'ready', 'xs')
 if v[1] ~= '1' or v[2] then return 0 end
@@ -38,8 +46,18 @@ return 1
 // expireScript gives a settled job's keys the retention TTL (at least: a key that expires later
 // keeps its TTL), a chunk of batches per call; the last call sets the job hash's, params' and
 // codes' and marks the job done with it (xs=2).
-// KEYS[1] job, KEYS[2] params, KEYS[3] codes, KEYS[4..] batches. ARGV[1] ttl, ARGV[2] "1" on
-// the last chunk. Returns 1 applied, 0 already done, -1 no job.
+//
+// Input:
+// KEYS[1] -> sms:{<job>}:job, the job hash
+// KEYS[2] -> sms:{<job>}:params
+// KEYS[3] -> sms:{<job>}:codes
+// KEYS[4..] -> sms:{<job>}:b:<n>, the batch records of the chunk
+// ARGV[1] -> TTL ms (Options.Retention)
+// ARGV[2] -> "1" on the last chunk, else "0"
+// Output:
+// Returns 1 if applied
+// Returns 0 if already done
+// Returns -1 if the job does not exist
 var expireScript = redis.NewScript(prelude + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local xs = redis.call('HGET', KEYS[1], 'xs')
