@@ -13,8 +13,8 @@ import (
 // ClaimOutcome is what Claim found.
 type ClaimOutcome int
 
-// Claim outcomes. DESIGN.md named Unresolved "Unknown", which collides with the number state
-// Unknown in the same package.
+// Claim outcomes. The scripts return them as codes passed from Go (outcomeCodeArgs), so their
+// order here is free.
 const (
 	Claimed    ClaimOutcome = iota // you hold the batch: send Numbers, then Commit (or Release)
 	Done                           // already committed or settled: nothing to do

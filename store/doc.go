@@ -103,7 +103,10 @@
 //
 // Scripts are loaded with redis.NewScript (EVALSHA, falling back to EVAL) and stay within what
 // both Redis 7 and miniredis v2.40 (gopher-lua) provide: no bit, struct or cmsgpack library, no
-// BITFIELD; state bytes are edited as Lua strings. Work per script is bounded: Cancel and FailJob
-// set their flag first (claims stop at once), then sweep the batches in chunks, a script per chunk;
-// both are idempotent and resumable.
+// BITFIELD. State bytes are Lua strings: read per number with the prelude's st_bytes, written
+// back with st_string, moved from one state to another in bulk with string.gsub; job counters
+// change through the prelude's count. Each script's comment lists its KEYS, ARGV and Output,
+// and TestScriptContracts checks those lists against the script and its callers. Work per script
+// is bounded: Cancel and FailJob set their flag first (claims stop at once), then sweep the
+// batches in chunks, a script per chunk; both are idempotent and resumable.
 package store
