@@ -182,9 +182,10 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 func load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(usage)
-	vals := map[string]*string{}
+	vals, flags := map[string]*string{}, map[string]string{} // by variable: flag value, flag name
 	for _, s := range settings {
-		vals[s.env] = fs.String(s.flagName(), "", s.help())
+		flags[s.env] = s.flagName()
+		vals[s.env] = fs.String(flags[s.env], "", s.help())
 	}
 	fs.Usage = func() { printUsage(fs.Output()) }
 	if err := fs.Parse(args); err != nil {
@@ -196,9 +197,9 @@ func load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	fromFlag := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { fromFlag[f.Name] = true })
 	// lookup returns the raw text of a setting, the name it came by, and whether it was given.
-	lookup := func(env, flagName string) (raw, name string, given bool) {
-		if fromFlag[flagName] {
-			return *vals[env], "--" + flagName, true
+	lookup := func(env string) (raw, name string, given bool) {
+		if f := flags[env]; fromFlag[f] {
+			return *vals[env], "--" + f, true
 		}
 		raw = getenv(env)
 		return raw, env, raw != ""
@@ -207,7 +208,7 @@ func load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	var c Config
 	var err error
 	c.Redis, err = redisconf.Load(func(v redisconf.Var) (string, string, bool) {
-		raw, name, given := lookup(v.Env, v.Flag)
+		raw, name, given := lookup(v.Env)
 		if v.Env == redisconf.EnvURL {
 			c.RedisURLSet = given
 		}
@@ -218,7 +219,7 @@ func load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		if s.set == nil {
 			continue // a Redis setting, read above
 		}
-		raw, name, given := lookup(s.env, s.flagName())
+		raw, name, given := lookup(s.env)
 		if !given {
 			raw = s.def
 		}
