@@ -10,10 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/chaos"
 )
 
 // buildWorker compiles ./cmd/worker of this module into dir and returns the binary's path.
@@ -37,29 +38,10 @@ func freeLoopbackAddr() (string, error) {
 	return addr, ln.Close()
 }
 
-// workerEnvPrefixes are the variables of the parent environment that could change the worker's
-// settings; they are dropped so that only the bench's own settings apply.
-var workerEnvPrefixes = []string{"REDIS_", "SMS_", "TENCENTCLOUD_", "WORKER_", "OTP_", "METRICS_", "LOG_", "SHUTDOWN_"}
-
-// childEnv returns the parent environment without worker settings, plus settings.
+// childEnv is the environment of the worker child: the parent environment without worker
+// settings, plus settings.
 func childEnv(parent []string, settings map[string]string) []string {
-	var env []string
-	for _, kv := range parent {
-		drop := false
-		for _, p := range workerEnvPrefixes {
-			if strings.HasPrefix(kv, p) {
-				drop = true
-				break
-			}
-		}
-		if !drop {
-			env = append(env, kv)
-		}
-	}
-	for k, v := range settings {
-		env = append(env, k+"="+v)
-	}
-	return env
+	return chaos.ChildEnv(parent, settings)
 }
 
 // workerProc is the worker program running as a child process, with a sampler of its memory and

@@ -61,24 +61,39 @@ type options struct {
 
 var errUsage = errors.New("usage")
 
+// overrides are the flags that, when given, replace a field of the chosen scenario: each applies
+// its flag's value to the scenario.
+type overrides map[string]func(sc *chaos.Scenario)
+
+// override declares the flag name with define (fs.Int, fs.Duration, ...) and records in o that,
+// when given, it replaces the field of the scenario that field points at.
+func override[T any](o overrides, define func(name string, value T, usage string) *T, name string, value T, usage string, field func(sc *chaos.Scenario) *T) {
+	v := define(name, value, usage)
+	o[name] = func(sc *chaos.Scenario) { *field(sc) = *v }
+}
+
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	scenario := fs.String("scenario", "kill", "kill (worker kill -9) or redis (redis-server kill -9): issue 12's two scenarios")
 	short := fs.Bool("short", false, "the short form the CI tests run (fewer numbers, the same faults for a shorter time)")
-	numbers := fs.Int("numbers", 0, "distinct valid numbers in the job (default: the scenario's)")
-	workers := fs.Int("workers", 0, "worker processes (default: the scenario's)")
-	rate := fs.Int("rate-limit", 0, "SMS_RATE_LIMIT (default: the scenario's)")
-	latency := fs.Duration("latency", -1, "sandbox API latency (default: the scenario's)")
-	retryRate := fs.Float64("retry-rate", -1, "share of numbers the sandbox answers with --retry-code (default: the scenario's, 0.01)")
-	retryCode := fs.String("retry-code", "", "per-number code of --retry-rate (default "+chaos.DefaultRetryCode+")")
+	over := overrides{}
+	override(over, fs.Int, "numbers", 0, "distinct valid numbers in the job (default: the scenario's)", func(sc *chaos.Scenario) *int { return &sc.Numbers })
+	override(over, fs.Int, "workers", 0, "worker processes (default: the scenario's)", func(sc *chaos.Scenario) *int { return &sc.Workers })
+	override(over, fs.Int, "rate-limit", 0, "SMS_RATE_LIMIT (default: the scenario's)", func(sc *chaos.Scenario) *int { return &sc.RateLimit })
+	override(over, fs.Duration, "latency", -1, "sandbox API latency (default: the scenario's)", func(sc *chaos.Scenario) *time.Duration { return &sc.Latency })
+	override(over, fs.Float64, "retry-rate", -1, "share of numbers the sandbox answers with --retry-code (default: the scenario's, 0.01)",
+		func(sc *chaos.Scenario) *float64 { return &sc.RetryRate })
+	override(over, fs.String, "retry-code", "", "per-number code of --retry-rate (default "+chaos.DefaultRetryCode+")", func(sc *chaos.Scenario) *string { return &sc.RetryCode })
 	aof := fs.String("aof", "", "true: redis-server appendonly yes + appendfsync always (default: the scenario's)")
 	fault := fs.String("fault", "", "none, worker (kill -9), worker-term (SIGTERM) or redis (default: the scenario's)")
-	killEvery := fs.Duration("kill-every", 0, "a kill every ... (default: the scenario's, 4s)")
-	killFor := fs.Duration("kill-for", 0, "kills during the first ... after enqueue starts (default: the scenario's)")
-	downtime := fs.Duration("downtime", -1, "how long a killed process stays down before its restart (default: the scenario's)")
-	window := fs.Duration("reconcile-window", 0, "SMS_RECONCILE_WINDOW of the workers (default: the scenario's; unset means the worker's 60s)")
+	override(over, fs.Duration, "kill-every", 0, "a kill every ... (default: the scenario's, 4s)", func(sc *chaos.Scenario) *time.Duration { return &sc.KillEvery })
+	override(over, fs.Duration, "kill-for", 0, "kills during the first ... after enqueue starts (default: the scenario's)", func(sc *chaos.Scenario) *time.Duration { return &sc.KillFor })
+	override(over, fs.Duration, "downtime", -1, "how long a killed process stays down before its restart (default: the scenario's)",
+		func(sc *chaos.Scenario) *time.Duration { return &sc.Downtime })
+	override(over, fs.Duration, "reconcile-window", 0, "SMS_RECONCILE_WINDOW of the workers (default: the scenario's; unset means the worker's 60s)",
+		func(sc *chaos.Scenario) *time.Duration { return &sc.ReconcileWindow })
 	pull := fs.Duration("pull-interval", 0, "SMS_STATUS_PULL_INTERVAL of the workers (default: the worker's 10s)")
 	crashFree := fs.String("crash-free", "measure", "crash-free time of the scenario: measure (run it without kills first) or a duration such as 115s")
 	slack := fs.Duration("slack", chaos.DefaultSlack, "margin of the deadline over crash-free + reconcile window")
@@ -116,23 +131,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	sc := &o.sc
-	if set["numbers"] {
-		sc.Numbers = *numbers
-	}
-	if set["workers"] {
-		sc.Workers = *workers
-	}
-	if set["rate-limit"] {
-		sc.RateLimit = *rate
-	}
-	if set["latency"] {
-		sc.Latency = *latency
-	}
-	if set["retry-rate"] {
-		sc.RetryRate = *retryRate
-	}
-	if set["retry-code"] {
-		sc.RetryCode = *retryCode
+	for name := range set {
+		if apply := over[name]; apply != nil {
+			apply(sc)
+		}
 	}
 	if set["aof"] {
 		switch *aof {
@@ -150,18 +152,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("%w: --fault: %w", errUsage, err)
 		}
 		sc.Fault = f
-	}
-	if set["kill-every"] {
-		sc.KillEvery = *killEvery
-	}
-	if set["kill-for"] {
-		sc.KillFor = *killFor
-	}
-	if set["downtime"] {
-		sc.Downtime = *downtime
-	}
-	if set["reconcile-window"] {
-		sc.ReconcileWindow = *window
 	}
 	sc.PullInterval = *pull
 	sc.Slack, sc.Timeout, sc.Seed, sc.LogLevel = *slack, *timeout, *seed, *logLevel

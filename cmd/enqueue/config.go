@@ -20,29 +20,24 @@ const DefaultRedisURL = redisconf.DefaultURL
 // Config is enqueue's settings. They are read like the worker's: each from its environment
 // variable, overridden by its flag (flags win).
 type Config struct {
-	RedisURL             string   // REDIS_URL / --redis-url (redis:// or rediss://)
-	RedisClusterNodes    []string // REDIS_CLUSTER_NODES / --redis-cluster-nodes: used instead of RedisURL
-	RedisClusterUsername string   // REDIS_CLUSTER_USERNAME / --redis-cluster-username
-	RedisClusterPassword string   // REDIS_CLUSTER_PASSWORD / --redis-cluster-password
-	RedisClusterTLS      bool     // REDIS_CLUSTER_TLS / --redis-cluster-tls
-	AppID                string   // SMS_SDK_APP_ID: default of --app
-	SignName             string   // SMS_SIGN_NAME: default of --sign
+	Redis    redisconf.Settings // REDIS_URL / --redis-url, or REDIS_CLUSTER_NODES / --redis-cluster-nodes with REDIS_CLUSTER_*
+	AppID    string             // SMS_SDK_APP_ID: default of --app
+	SignName string             // SMS_SIGN_NAME: default of --sign
 
 	// sources name where each setting came from ("REDIS_URL" or "--redis-url"), for messages.
 	sources map[string]string
 }
 
-// setting is one environment variable with its (persistent) flag.
+// setting is one of enqueue's own settings: an environment variable without a flag.
 type setting struct {
-	env, flag, usage string
-	def              string // shown in the help; set substitutes it for an empty value
-	secret           bool
-	set              func(c *Config, raw string) error // error text follows "NAME: "
+	env string
+	set func(c *Config, raw string) error // error text follows "NAME: "
 }
 
-// settings are redisconf's Redis settings, each with its flag, then enqueue's own.
-var settings = append(redisSettings(), []setting{
-	{env: "SMS_SDK_APP_ID", flag: "", usage: "default SmsSdkAppId for --app",
+// settings are enqueue's own settings; the Redis settings are redisconf's.
+var settings = []setting{
+	// The default SmsSdkAppId for --app.
+	{env: "SMS_SDK_APP_ID",
 		set: func(c *Config, raw string) error {
 			if raw != "" && strings.Trim(raw, "0123456789") != "" {
 				return fmt.Errorf("%q is not a numeric SmsSdkAppId such as 1400000000", raw)
@@ -50,78 +45,38 @@ var settings = append(redisSettings(), []setting{
 			c.AppID = raw
 			return nil
 		}},
-	{env: "SMS_SIGN_NAME", flag: "", usage: "default sign name for --sign",
+	// The default sign name for --sign.
+	{env: "SMS_SIGN_NAME",
 		set: func(c *Config, raw string) error { c.SignName = raw; return nil }},
-}...)
-
-// redisSettings are redisconf's Redis settings as enqueue settings. An empty value means the
-// setting's default.
-func redisSettings() []setting {
-	var out []setting
-	for _, v := range redisconf.Vars() {
-		out = append(out, setting{env: v.Env, flag: v.Flag, usage: v.Usage, def: v.Default, secret: v.Secret,
-			set: func(c *Config, raw string) error {
-				if raw == "" {
-					raw = v.Default
-				}
-				r := c.redis()
-				err := v.Set(&r, raw)
-				c.setRedis(r)
-				return err
-			}})
-	}
-	return out
 }
 
-// redis returns the Redis settings of c.
-func (c Config) redis() redisconf.Settings {
-	return redisconf.Settings{
-		URL:             c.RedisURL,
-		ClusterNodes:    c.RedisClusterNodes,
-		ClusterUsername: c.RedisClusterUsername,
-		ClusterPassword: c.RedisClusterPassword,
-		ClusterTLS:      c.RedisClusterTLS,
-	}
-}
-
-// setRedis stores r into c.
-func (c *Config) setRedis(r redisconf.Settings) {
-	c.RedisURL = r.URL
-	c.RedisClusterNodes = r.ClusterNodes
-	c.RedisClusterUsername = r.ClusterUsername
-	c.RedisClusterPassword = r.ClusterPassword
-	c.RedisClusterTLS = r.ClusterTLS
-}
-
-// addConfigFlags declares the persistent flags of the settings that have one.
+// addConfigFlags declares the persistent flags of the Redis settings.
 func addConfigFlags(fs *pflag.FlagSet) {
-	for _, s := range settings {
-		if s.flag != "" {
-			help := s.usage + " (env " + s.env + ")"
-			if s.def != "" && !s.secret {
-				help += fmt.Sprintf(" (default %q)", s.def)
-			}
-			fs.String(s.flag, "", help)
-		}
+	for _, v := range redisconf.Vars() {
+		fs.String(v.Flag, "", v.Help())
 	}
 }
 
 // loadConfig reads every setting from getenv, overridden by the flags of fs that were given. An
-// empty environment variable counts as unset. Every malformed setting is reported, one per line,
-// each starting with its name (the variable, or the flag when the value came from one).
+// empty environment variable, or an empty flag, means the setting's default. Every malformed
+// setting is reported, one per line, each starting with its name (the variable, or the flag when
+// the value came from one).
 func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	c := Config{sources: map[string]string{}}
-	var errs []error
-	for _, s := range settings {
-		name, raw := s.env, getenv(s.env)
-		if s.flag != "" {
-			if f := fs.Lookup(s.flag); f != nil && f.Changed {
-				name, raw = "--"+s.flag, f.Value.String()
-			}
+	var err error
+	c.Redis, err = redisconf.Load(func(v redisconf.Var) (string, string, bool) {
+		name, raw := v.Env, getenv(v.Env)
+		if f := fs.Lookup(v.Flag); f != nil && f.Changed {
+			name, raw = "--"+v.Flag, f.Value.String()
 		}
-		c.sources[s.env] = name
-		if err := s.set(&c, raw); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		c.sources[v.Env] = name
+		return raw, name, raw != ""
+	})
+	errs := []error{err}
+	for _, s := range settings {
+		c.sources[s.env] = s.env
+		if err := s.set(&c, getenv(s.env)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -140,23 +95,22 @@ func (c Config) source(env string) string {
 
 // Validate checks the settings together; each error names the setting.
 func (c Config) Validate() error {
-	return c.redis().Validate(c.source)
+	return c.Redis.Validate(c.source)
 }
 
 // redisName names the Redis setting in use, for messages.
 func (c Config) redisName() string {
-	if len(c.RedisClusterNodes) > 0 {
-		return c.source("REDIS_CLUSTER_NODES")
+	if c.Redis.Cluster() {
+		return c.source(redisconf.EnvClusterNodes)
 	}
-	return c.source("REDIS_URL")
+	return c.source(redisconf.EnvURL)
 }
 
-// openRedis connects to the configured Redis (Cluster when RedisClusterNodes is set) and checks
+// openRedis connects to the configured Redis (Cluster when REDIS_CLUSTER_NODES is set) and checks
 // that it answers.
 func (c Config) openRedis(ctx context.Context) (redis.UniversalClient, error) {
-	r := c.redis()
-	where := r.Where()
-	rdb, err := r.NewClient()
+	where := c.Redis.Where()
+	rdb, err := c.Redis.NewClient()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %q is not a Redis URL", c.redisName(), where)
 	}
@@ -165,7 +119,7 @@ func (c Config) openRedis(ctx context.Context) (redis.UniversalClient, error) {
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		_ = rdb.Close()
 		hint := ""
-		if c.redisName() == "REDIS_URL" && c.RedisURL == DefaultRedisURL {
+		if c.redisName() == redisconf.EnvURL && c.Redis.URL == DefaultRedisURL {
 			hint = " (start the worker, which serves an embedded Redis there when none runs, or set REDIS_URL)"
 		}
 		return nil, fmt.Errorf("%s: %s does not answer%s: %w", c.redisName(), where, hint, err)

@@ -73,8 +73,8 @@ func TestDockerCompose(t *testing.T) {
 	}
 
 	// REDIS_URL names the redis service; SMS_ENDPOINT the sandbox service on the port it serves.
-	if u, err := url.Parse(cfg.RedisURL); err != nil || u.Hostname() != "redis" {
-		t.Errorf("REDIS_URL %q does not point at the redis service", cfg.RedisURL)
+	if u, err := url.Parse(cfg.Redis.URL); err != nil || u.Hostname() != "redis" {
+		t.Errorf("REDIS_URL %q does not point at the redis service", cfg.Redis.URL)
 	}
 	ep, err := url.Parse(cfg.Endpoint)
 	if err != nil || ep.Hostname() != "sandbox" {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/smsdispatch/smsdispatch/internal/redisconf"
+	"github.com/smsdispatch/smsdispatch/tencentsms"
 	"github.com/smsdispatch/smsdispatch/worker"
 )
 
@@ -23,36 +24,22 @@ const DefaultRedisURL = redisconf.DefaultURL
 // Config is every setting of the worker program. Load fills it from the environment and the
 // command line (flags win); Validate checks the settings together.
 type Config struct {
-	// RedisURL is REDIS_URL (redis:// or rediss:// for TLS). RedisURLSet reports whether it was
-	// given (env or flag) rather than defaulted: only a defaulted URL may fall back to the
-	// embedded Redis.
-	RedisURL    string
+	// Redis is REDIS_URL or REDIS_CLUSTER_NODES with its REDIS_CLUSTER_* settings. RedisURLSet
+	// reports whether REDIS_URL was given (env or flag) rather than defaulted: only a defaulted
+	// URL may fall back to the embedded Redis. Redis hides worker.Config.Redis, the client, which
+	// run sets on the copy that workerConfig returns.
+	Redis       redisconf.Settings
 	RedisURLSet bool
-	// RedisClusterNodes is REDIS_CLUSTER_NODES; when set, Redis Cluster is used instead of RedisURL.
-	RedisClusterNodes    []string
-	RedisClusterUsername string
-	RedisClusterPassword string
-	RedisClusterTLS      bool
 
 	SecretID  string
 	SecretKey string
 	Region    string
 	Endpoint  string
-	AppID     string
-	SignName  string
 
-	RateLimit          int
-	StatusPullInterval time.Duration
-	Concurrency        int
-	OTPConcurrency     int
-	MaintConcurrency   int
-	ReconcileWindow    time.Duration
-	ReceiptWindow      time.Duration
-	ReceiptLookupAge   time.Duration
-	Retention          time.Duration
-	HaltProbeInterval  time.Duration
-	ShutdownTimeout    time.Duration
-	MetricsAddr        string
+	// Config holds the settings of package worker, from SMS_SDK_APP_ID to SHUTDOWN_TIMEOUT and
+	// METRICS_ADDR (AppID, SignName, RateLimit, ...); the fields the worker program does not set
+	// stay zero and take worker's defaults.
+	worker.Config
 
 	LogLevel  zapcore.Level
 	LogFormat string // "json" or "console"
@@ -71,17 +58,23 @@ type setting struct {
 // flagName is the flag of an environment variable: lowercase, dashes for underscores.
 func (s setting) flagName() string { return strings.ReplaceAll(strings.ToLower(s.env), "_", "-") }
 
+// help is the flag help of s, in the form of redisconf's flags.
+func (s setting) help() string {
+	return redisconf.Var{Env: s.env, Default: s.def, Usage: s.usage, Secret: s.secret}.Help()
+}
+
 // settings is the table of every worker setting, in the order of the README's configuration
-// table: the Redis settings of package redisconf, then the worker's own.
+// table: the Redis settings of package redisconf (without set: redisconf.Load reads them), then
+// the worker's own.
 var settings = append(redisSettings(), []setting{
 	{env: "TENCENTCLOUD_SECRET_ID", usage: "Tencent Cloud API SecretId; with no credentials and no SMS_ENDPOINT the worker runs against an in-process sandbox",
 		set: func(c *Config, raw string) error { c.SecretID = raw; return noSpace(raw, false) }},
 	{env: "TENCENTCLOUD_SECRET_KEY", secret: true, usage: "Tencent Cloud API SecretKey (prefer the environment variable: flags show in ps)",
 		set: func(c *Config, raw string) error { c.SecretKey = raw; return noSpace(raw, true) }},
-	{env: "TENCENTCLOUD_REGION", def: "ap-guangzhou", usage: "Tencent Cloud region of the SMS API",
+	{env: "TENCENTCLOUD_REGION", def: tencentsms.DefaultRegion, usage: "Tencent Cloud region of the SMS API",
 		set: func(c *Config, raw string) error {
 			if raw == "" || strings.Trim(raw, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
-				return fmt.Errorf("%q is not a region name such as ap-guangzhou", raw)
+				return fmt.Errorf("%q is not a region name such as %s", raw, tencentsms.DefaultRegion)
 			}
 			c.Region = raw
 			return nil
@@ -157,43 +150,16 @@ var settings = append(redisSettings(), []setting{
 // embeddedRedisNote is what the worker adds to redisconf's help of REDIS_URL.
 const embeddedRedisNote = "; when unset and nothing answers on 127.0.0.1:6379, in sandbox mode an embedded in-memory Redis is served there, otherwise start-up fails"
 
-// redisSettings are redisconf's Redis settings as worker settings.
+// redisSettings are redisconf's Redis settings as worker settings, for the flags and the usage.
 func redisSettings() []setting {
 	var out []setting
 	for _, v := range redisconf.Vars() {
-		usage := v.Usage
 		if v.Env == redisconf.EnvURL {
-			usage += embeddedRedisNote
+			v.Usage += embeddedRedisNote
 		}
-		out = append(out, setting{env: v.Env, def: v.Default, usage: usage, secret: v.Secret,
-			set: func(c *Config, raw string) error {
-				r := c.redis()
-				err := v.Set(&r, raw)
-				c.setRedis(r)
-				return err
-			}})
+		out = append(out, setting{env: v.Env, def: v.Default, usage: v.Usage, secret: v.Secret})
 	}
 	return out
-}
-
-// redis returns the Redis settings of c.
-func (c Config) redis() redisconf.Settings {
-	return redisconf.Settings{
-		URL:             c.RedisURL,
-		ClusterNodes:    c.RedisClusterNodes,
-		ClusterUsername: c.RedisClusterUsername,
-		ClusterPassword: c.RedisClusterPassword,
-		ClusterTLS:      c.RedisClusterTLS,
-	}
-}
-
-// setRedis stores r into c.
-func (c *Config) setRedis(r redisconf.Settings) {
-	c.RedisURL = r.URL
-	c.RedisClusterNodes = r.ClusterNodes
-	c.RedisClusterUsername = r.ClusterUsername
-	c.RedisClusterPassword = r.ClusterPassword
-	c.RedisClusterTLS = r.ClusterTLS
 }
 
 // settingNames returns every environment variable Load reads.
@@ -216,13 +182,10 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 func load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(usage)
-	vals := make([]*string, len(settings))
-	for i, s := range settings {
-		help := s.usage + " (env " + s.env + ")"
-		if s.def != "" && !s.secret {
-			help += fmt.Sprintf(" (default %q)", s.def)
-		}
-		vals[i] = fs.String(s.flagName(), "", help)
+	vals, flags := map[string]*string{}, map[string]string{} // by variable: flag value, flag name
+	for _, s := range settings {
+		flags[s.env] = s.flagName()
+		vals[s.env] = fs.String(flags[s.env], "", s.help())
 	}
 	fs.Usage = func() { printUsage(fs.Output()) }
 	if err := fs.Parse(args); err != nil {
@@ -233,20 +196,32 @@ func load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	}
 	fromFlag := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { fromFlag[f.Name] = true })
+	// lookup returns the raw text of a setting, the name it came by, and whether it was given.
+	lookup := func(env string) (raw, name string, given bool) {
+		if f := flags[env]; fromFlag[f] {
+			return *vals[env], "--" + f, true
+		}
+		raw = getenv(env)
+		return raw, env, raw != ""
+	}
 
 	var c Config
-	var errs []error
-	for i, s := range settings {
-		name, raw := s.env, getenv(s.env)
-		given := raw != ""
-		if fromFlag[s.flagName()] {
-			name, raw, given = "--"+s.flagName(), *vals[i], true
+	var err error
+	c.Redis, err = redisconf.Load(func(v redisconf.Var) (string, string, bool) {
+		raw, name, given := lookup(v.Env)
+		if v.Env == redisconf.EnvURL {
+			c.RedisURLSet = given
 		}
+		return raw, name, given
+	})
+	errs := []error{err}
+	for _, s := range settings {
+		if s.set == nil {
+			continue // a Redis setting, read above
+		}
+		raw, name, given := lookup(s.env)
 		if !given {
 			raw = s.def
-		}
-		if s.env == "REDIS_URL" {
-			c.RedisURLSet = given
 		}
 		if err := s.set(&c, raw); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
@@ -288,7 +263,7 @@ func (c Config) Sandbox() bool {
 // answers at the default address: in sandbox mode only (an in-memory Redis loses every job on a
 // restart, which must never happen to real SMS), with REDIS_URL and REDIS_CLUSTER_NODES unset.
 func (c Config) EmbeddedRedisAllowed() bool {
-	return c.Sandbox() && !c.RedisURLSet && len(c.RedisClusterNodes) == 0
+	return c.Sandbox() && !c.RedisURLSet && !c.Redis.Cluster()
 }
 
 // Validate checks the settings together (each one alone was checked by Load). Errors name the
@@ -309,7 +284,7 @@ func (c Config) Validate() error {
 			add("SMS_SDK_APP_ID: required with credentials or SMS_ENDPOINT (the SmsSdkAppId, e.g. 1400000000)")
 		}
 	}
-	if err := c.redis().Validate(nil); err != nil {
+	if err := c.Redis.Validate(nil); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Retention < c.ReceiptWindow {
@@ -318,26 +293,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// workerConfig maps the settings onto worker.Config, without Redis and Tencent credentials,
-// which run fills in.
-func (c Config) workerConfig() worker.Config {
-	return worker.Config{
-		AppID:              c.AppID,
-		SignName:           c.SignName,
-		RateLimit:          c.RateLimit,
-		StatusPullInterval: c.StatusPullInterval,
-		Concurrency:        c.Concurrency,
-		OTPConcurrency:     c.OTPConcurrency,
-		MaintConcurrency:   c.MaintConcurrency,
-		ReconcileWindow:    c.ReconcileWindow,
-		ReceiptWindow:      c.ReceiptWindow,
-		ReceiptLookupAge:   c.ReceiptLookupAge,
-		Retention:          c.Retention,
-		HaltProbeInterval:  c.HaltProbeInterval,
-		ShutdownTimeout:    c.ShutdownTimeout,
-		MetricsAddr:        c.MetricsAddr,
-	}
-}
+// workerConfig is the settings of package worker, without Redis and Tencent credentials, which
+// run fills in.
+func (c Config) workerConfig() worker.Config { return c.Config }
 
 func positiveInt(raw string) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(raw))
@@ -353,14 +311,6 @@ func positiveDuration(raw string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a positive Go duration such as 10s or 5m", raw)
 	}
 	return d, nil
-}
-
-func parseBool(raw string) (bool, error) {
-	b, err := strconv.ParseBool(strings.TrimSpace(raw))
-	if err != nil {
-		return false, fmt.Errorf("%q is not true or false", raw)
-	}
-	return b, nil
 }
 
 func noSpace(raw string, secret bool) error {
@@ -381,12 +331,6 @@ func validPort(p string) bool {
 func isDigits(s string) bool {
 	return s != "" && strings.Trim(s, "0123456789") == ""
 }
-
-// redactURL hides the password of a Redis URL.
-func redactURL(raw string) string { return redisconf.RedactURL(raw) }
-
-// redactErr returns err's text with raw replaced by its redacted form.
-func redactErr(err error, raw string) string { return redisconf.RedactErr(err, raw) }
 
 // knownSetting reports whether name is an environment variable Load reads.
 func knownSetting(name string) bool { return slices.Contains(settingNames(), name) }

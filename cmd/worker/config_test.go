@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/smsdispatch/smsdispatch/internal/redisconf"
+	"github.com/smsdispatch/smsdispatch/worker"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -21,22 +24,24 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		RedisURL:           DefaultRedisURL,
-		Region:             "ap-guangzhou",
-		RateLimit:          3000,
-		StatusPullInterval: 10 * time.Second,
-		Concurrency:        32,
-		OTPConcurrency:     8,
-		MaintConcurrency:   4,
-		ReconcileWindow:    60 * time.Second,
-		ReceiptWindow:      time.Hour,
-		ReceiptLookupAge:   5 * time.Minute,
-		Retention:          72 * time.Hour,
-		HaltProbeInterval:  5 * time.Minute,
-		ShutdownTimeout:    15 * time.Second,
-		MetricsAddr:        "127.0.0.1:9090",
-		LogLevel:           zapcore.InfoLevel,
-		LogFormat:          "json",
+		Redis:  redisconf.Settings{URL: DefaultRedisURL},
+		Region: "ap-guangzhou",
+		Config: worker.Config{
+			RateLimit:          3000,
+			StatusPullInterval: 10 * time.Second,
+			Concurrency:        32,
+			OTPConcurrency:     8,
+			MaintConcurrency:   4,
+			ReconcileWindow:    60 * time.Second,
+			ReceiptWindow:      time.Hour,
+			ReceiptLookupAge:   5 * time.Minute,
+			Retention:          72 * time.Hour,
+			HaltProbeInterval:  5 * time.Minute,
+			ShutdownTimeout:    15 * time.Second,
+			MetricsAddr:        "127.0.0.1:9090",
+		},
+		LogLevel:  zapcore.InfoLevel,
+		LogFormat: "json",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -57,14 +62,14 @@ func TestLoadEachSetting(t *testing.T) {
 		check      func(c Config) bool
 	}{
 		{"REDIS_URL", "rediss://u:p@redis.example:6380/2", func(c Config) bool {
-			return c.RedisURL == "rediss://u:p@redis.example:6380/2" && c.RedisURLSet && !c.EmbeddedRedisAllowed()
+			return c.Redis.URL == "rediss://u:p@redis.example:6380/2" && c.RedisURLSet && !c.EmbeddedRedisAllowed()
 		}},
 		{"REDIS_CLUSTER_NODES", "a:7000, b:7001,c:7002", func(c Config) bool {
-			return reflect.DeepEqual(c.RedisClusterNodes, []string{"a:7000", "b:7001", "c:7002"}) && !c.EmbeddedRedisAllowed()
+			return reflect.DeepEqual(c.Redis.ClusterNodes, []string{"a:7000", "b:7001", "c:7002"}) && !c.EmbeddedRedisAllowed()
 		}},
-		{"REDIS_CLUSTER_USERNAME", "alice", func(c Config) bool { return c.RedisClusterUsername == "alice" }},
-		{"REDIS_CLUSTER_PASSWORD", "pw", func(c Config) bool { return c.RedisClusterPassword == "pw" }},
-		{"REDIS_CLUSTER_TLS", "true", func(c Config) bool { return c.RedisClusterTLS }},
+		{"REDIS_CLUSTER_USERNAME", "alice", func(c Config) bool { return c.Redis.ClusterUsername == "alice" }},
+		{"REDIS_CLUSTER_PASSWORD", "pw", func(c Config) bool { return c.Redis.ClusterPassword == "pw" }},
+		{"REDIS_CLUSTER_TLS", "true", func(c Config) bool { return c.Redis.ClusterTLS }},
 		{"TENCENTCLOUD_SECRET_ID", "AKIDx", func(c Config) bool { return c.SecretID == "AKIDx" && !c.Sandbox() }},
 		{"TENCENTCLOUD_SECRET_KEY", "key", func(c Config) bool { return c.SecretKey == "key" && !c.Sandbox() }},
 		{"TENCENTCLOUD_REGION", "ap-beijing", func(c Config) bool { return c.Region == "ap-beijing" }},
@@ -127,7 +132,7 @@ func TestFlagsWin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.RateLimit != 20 || c.Concurrency != 4 || c.RedisURL != "redis://flag:6379/1" {
+	if c.RateLimit != 20 || c.Concurrency != 4 || c.Redis.URL != "redis://flag:6379/1" {
 		t.Fatalf("flags did not win: %+v", c)
 	}
 	if c.StatusPullInterval != time.Minute {
@@ -270,20 +275,6 @@ func TestWorkerConfigMapping(t *testing.T) {
 	if wc.RateLimit != 20 || wc.OTPConcurrency != 2 || wc.Retention != time.Hour || wc.ReceiptWindow != 30*time.Minute ||
 		wc.MetricsAddr != "127.0.0.1:9090" || wc.Concurrency != 32 {
 		t.Fatalf("workerConfig = %+v", wc)
-	}
-}
-
-func TestRedactURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"redis://127.0.0.1:6379/0": "redis://127.0.0.1:6379/0",
-		"redis://:pw@h:1/0":        "redis://:xxxxx@h:1/0",
-		"rediss://user:p@ss@h:1/2": "rediss://user:xxxxx@h:1/2",
-		"redis://useronly@h:1":     "redis://useronly@h:1",
-		"not a url":                "not a url",
-	} {
-		if got := redactURL(in); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 

@@ -21,7 +21,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,6 +37,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/smsdispatch/smsdispatch/internal/redisconf"
 	"github.com/smsdispatch/smsdispatch/sandbox"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
@@ -197,35 +197,24 @@ func (e runEnv) run(ctx context.Context, args []string, getenv func(string) stri
 // openRedis returns the Redis client the worker uses, a function that closes it (and stops the
 // embedded Redis, if any), and whether that Redis is the embedded one.
 func (e runEnv) openRedis(ctx context.Context, cfg Config, logger *zap.Logger, stderr io.Writer) (redis.UniversalClient, func(), bool, error) {
-	switch {
-	case len(cfg.RedisClusterNodes) > 0:
-		opt := &redis.ClusterOptions{
-			Addrs:    cfg.RedisClusterNodes,
-			Username: cfg.RedisClusterUsername,
-			Password: cfg.RedisClusterPassword,
-		}
-		if cfg.RedisClusterTLS {
-			opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-		rdb := redis.NewClusterClient(opt)
-		if err := ping(ctx, rdb); err != nil {
-			_ = rdb.Close()
-			return nil, nil, false, fmt.Errorf("REDIS_CLUSTER_NODES: %s does not answer: %w", strings.Join(cfg.RedisClusterNodes, ","), err)
-		}
-		logger.Info("redis cluster", zap.Strings("nodes", cfg.RedisClusterNodes))
-		return rdb, func() { _ = rdb.Close() }, false, nil
-
-	case cfg.RedisURLSet:
-		opt, err := redis.ParseURL(cfg.RedisURL) // checked by Load
+	if cfg.Redis.Cluster() || cfg.RedisURLSet {
+		rdb, err := cfg.Redis.NewClient()
 		if err != nil {
-			return nil, nil, false, configError{fmt.Errorf("REDIS_URL: %s", redactErr(err, cfg.RedisURL))}
+			return nil, nil, false, configError{err} // checked by Load
 		}
-		rdb := redis.NewClient(opt)
+		name := redisconf.EnvURL
+		if cfg.Redis.Cluster() {
+			name = redisconf.EnvClusterNodes
+		}
 		if err := ping(ctx, rdb); err != nil {
 			_ = rdb.Close()
-			return nil, nil, false, fmt.Errorf("REDIS_URL: %s does not answer: %w", redactURL(cfg.RedisURL), err)
+			return nil, nil, false, fmt.Errorf("%s: %s does not answer: %w", name, cfg.Redis.Where(), err)
 		}
-		logger.Info("redis", zap.String("url", redactURL(cfg.RedisURL)))
+		if cfg.Redis.Cluster() {
+			logger.Info("redis cluster", zap.Strings("nodes", cfg.Redis.ClusterNodes))
+		} else {
+			logger.Info("redis", zap.String("url", cfg.Redis.Where()))
+		}
 		return rdb, func() { _ = rdb.Close() }, false, nil
 	}
 
@@ -248,14 +237,13 @@ func (e runEnv) openRedis(ctx context.Context, cfg Config, logger *zap.Logger, s
 			"EMBEDDED REDIS: REDIS_URL is unset and nothing answers on "+e.localRedisAddr+"; serving an in-memory Redis (miniredis) there for `enqueue` to reach.",
 			"NOT DURABLE: every job, batch and receipt is lost when this worker stops. Set REDIS_URL for a real Redis.")
 	}
-	opt, err := redis.ParseURL(url)
+	rdb, err := redisconf.Settings{URL: url}.NewClient()
 	if err != nil {
 		if mr != nil {
 			mr.Close()
 		}
-		return nil, nil, false, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, nil, false, err
 	}
-	rdb := redis.NewClient(opt)
 	stopClock := func() {}
 	if mr != nil {
 		stopClock = runTTLClock(mr, time.Second)

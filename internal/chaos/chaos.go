@@ -40,6 +40,7 @@ import (
 
 	"github.com/smsdispatch/smsdispatch/sandbox"
 	"github.com/smsdispatch/smsdispatch/store"
+	"github.com/smsdispatch/smsdispatch/worker"
 )
 
 // Fault is what the kill loop kills.
@@ -73,7 +74,7 @@ func ParseFault(s string) (Fault, error) {
 const DefaultRetryCode = "LimitExceeded.PhoneNumberThirtySecondLimit"
 
 // DefaultReconcileWindow is the worker's SMS_RECONCILE_WINDOW default.
-const DefaultReconcileWindow = 60 * time.Second
+const DefaultReconcileWindow = worker.DefaultReconcileWindow
 
 // DefaultSlack is the margin over crash-free time plus reconcile window.
 const DefaultSlack = 60 * time.Second
@@ -568,7 +569,7 @@ func (r *run) start(ctx context.Context) error {
 	if sc.PullInterval > 0 {
 		settings["SMS_STATUS_PULL_INTERVAL"] = sc.PullInterval.String()
 	}
-	r.workers, err = newWorkerPool(env.Bins.Worker, childEnv(env.BaseEnv, settings), env.Dir, sc.Workers, r.logf)
+	r.workers, err = newWorkerPool(env.Bins.Worker, ChildEnv(env.BaseEnv, settings), env.Dir, sc.Workers, r.logf)
 	if err != nil {
 		return err
 	}
@@ -773,7 +774,7 @@ func (r *run) enqueue(ctx context.Context, limit time.Duration, args ...string) 
 	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, r.env.Bins.Enqueue, args...)
-	cmd.Env = childEnv(r.env.BaseEnv, r.commonEnv())
+	cmd.Env = ChildEnv(r.env.BaseEnv, r.commonEnv())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

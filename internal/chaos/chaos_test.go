@@ -207,12 +207,12 @@ func TestScenarioValidate(t *testing.T) {
 
 func TestChildEnv(t *testing.T) {
 	t.Parallel()
-	got := childEnv([]string{"PATH=/bin", "REDIS_URL=redis://127.0.0.1:6379/0", "SMS_RATE_LIMIT=3000", "HOME=/root",
+	got := ChildEnv([]string{"PATH=/bin", "REDIS_URL=redis://127.0.0.1:6379/0", "SMS_RATE_LIMIT=3000", "HOME=/root",
 		"TENCENTCLOUD_SECRET_ID=AKIDreal", "LOG_LEVEL=debug"},
 		map[string]string{"SMS_RATE_LIMIT": "10", "REDIS_URL": "redis://127.0.0.1:40000/0"})
 	want := "PATH=/bin HOME=/root REDIS_URL=redis://127.0.0.1:40000/0 SMS_RATE_LIMIT=10"
 	if strings.Join(got, " ") != want {
-		t.Errorf("childEnv = %q, want %q", got, want)
+		t.Errorf("ChildEnv = %q, want %q", got, want)
 	}
 }
 

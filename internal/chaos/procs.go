@@ -87,9 +87,10 @@ func freePort() (int, error) {
 // settings; they are dropped so that only the harness's own settings apply.
 var childEnvPrefixes = []string{"REDIS_", "SMS_", "TENCENTCLOUD_", "WORKER_", "OTP_", "METRICS_", "LOG_", "SHUTDOWN_"}
 
-// childEnv returns parent without the programs' settings, plus settings (sorted by name, for
-// reproducible logs).
-func childEnv(parent []string, settings map[string]string) []string {
+// ChildEnv returns parent without the settings of smsdispatch's programs (REDIS_*, SMS_*, ...),
+// plus settings (sorted by name, for reproducible logs): the environment of a child program that
+// must see only the harness's settings. cmd/bench uses it too.
+func ChildEnv(parent []string, settings map[string]string) []string {
 	var env []string
 	for _, kv := range parent {
 		drop := false

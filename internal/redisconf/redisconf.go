@@ -1,9 +1,10 @@
 // Package redisconf owns the Redis settings every smsdispatch binary reads: REDIS_URL, or
 // REDIS_CLUSTER_NODES with REDIS_CLUSTER_USERNAME, REDIS_CLUSTER_PASSWORD and REDIS_CLUSTER_TLS.
 // It defines their names, flags, defaults and help text (Vars), parses and checks each one
-// (Var.Set), checks them together (Settings.Validate), builds go-redis clients from them, and
-// hides passwords in messages (RedactURL). It reads no environment itself: a binary looks each
-// variable (or its flag) up and passes the raw text in.
+// (Var.Set), reads them all (Load), checks them together (Settings.Validate), builds go-redis
+// clients from them (Settings.NewClient), and hides passwords in messages (RedactURL). It reads no
+// environment and no flags itself: a binary looks each variable (or its flag) up and passes the
+// raw text in.
 package redisconf
 
 import (
@@ -85,6 +86,35 @@ var vars = []Var{
 			s.ClusterTLS = b
 			return nil
 		}},
+}
+
+// Help is the flag help of v: its usage, its environment variable and, unless it is secret, its
+// default. Every binary's flags use this form.
+func (v Var) Help() string {
+	help := v.Usage + " (env " + v.Env + ")"
+	if v.Default != "" && !v.Secret {
+		help += fmt.Sprintf(" (default %q)", v.Default)
+	}
+	return help
+}
+
+// Load reads every Redis setting. lookup returns the raw text of v (from its flag or its
+// environment variable, as the binary decides), the name it came by, for messages ("--redis-url"
+// or "REDIS_URL"), and whether it was given; a setting not given takes v.Default. Every malformed
+// setting is reported, each on its own line starting with its name.
+func Load(lookup func(v Var) (raw, name string, given bool)) (Settings, error) {
+	var s Settings
+	var errs []error
+	for _, v := range vars {
+		raw, name, given := lookup(v)
+		if !given {
+			raw = v.Default
+		}
+		if err := v.Set(&s, raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	return s, errors.Join(errs...)
 }
 
 // Vars returns the Redis settings, in the order of the README's configuration table. The slice

@@ -199,3 +199,42 @@ func TestClient(t *testing.T) {
 		t.Errorf("bad URL: %v, want a REDIS_URL error without the password", err)
 	}
 }
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	// Nothing given: every default.
+	s, err := Load(func(v Var) (string, string, bool) { return "", v.Env, false })
+	if err != nil || !reflect.DeepEqual(s, Settings{URL: DefaultURL}) {
+		t.Fatalf("defaults: %+v, %v", s, err)
+	}
+	// Given values are parsed; every bad one is reported under the name it came by.
+	given := map[string]string{EnvClusterNodes: "a:1,b", EnvClusterUsername: "alice", EnvClusterTLS: "maybe"}
+	_, err = Load(func(v Var) (string, string, bool) {
+		raw, ok := given[v.Env]
+		return raw, "--" + v.Flag, ok
+	})
+	for _, want := range []string{`--redis-cluster-nodes: "b" is not a host:port`, `--redis-cluster-tls: "maybe" is not true or false`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not contain %q", err, want)
+		}
+	}
+	given[EnvClusterNodes], given[EnvClusterTLS] = "a:1, b:2", "true"
+	s, err = Load(func(v Var) (string, string, bool) { raw, ok := given[v.Env]; return raw, v.Env, ok })
+	want := Settings{URL: DefaultURL, ClusterNodes: []string{"a:1", "b:2"}, ClusterUsername: "alice", ClusterTLS: true}
+	if err != nil || !reflect.DeepEqual(s, want) {
+		t.Fatalf("got %+v, %v; want %+v", s, err, want)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	for _, v := range Vars() {
+		h := v.Help()
+		if !strings.HasPrefix(h, v.Usage) || !strings.Contains(h, "(env "+v.Env+")") {
+			t.Errorf("%s: help %q", v.Env, h)
+		}
+		if hasDef := strings.Contains(h, "(default "); hasDef != (v.Default != "" && !v.Secret) {
+			t.Errorf("%s: help %q shows default %v", v.Env, h, hasDef)
+		}
+	}
+}
