@@ -56,16 +56,20 @@ func (db *DB) FastForward(d time.Duration) {
 // Option changes which backends Each runs.
 type Option func(*config)
 
-type config struct{ cluster bool }
+type config struct{ cluster, parallel bool }
 
 // WithCluster adds the Redis Cluster backend (for code that must hold to one hash slot per
 // script).
 func WithCluster() Option { return func(c *config) { c.cluster = true } }
 
+// Parallel makes each backend's subtest call t.Parallel before it opens its Redis: miniredis
+// subtests then run at once with other parallel tests, real-Redis ones one at a time.
+func Parallel() Option { return func(c *config) { c.parallel = true } }
+
 // Each runs fn once per backend as a subtest named after it: miniredis, then the private Redis
 // at REDIS_URL (skipped with the reason when unset), then with WithCluster the private Redis
-// Cluster at REDIS_CLUSTER_ADDRS. fn may call t.Parallel: miniredis subtests then run at once,
-// real-Redis ones still one at a time (see Open).
+// Cluster at REDIS_CLUSTER_ADDRS. For parallel subtests pass Parallel(); fn itself must not call
+// t.Parallel (see Open).
 func Each(t *testing.T, fn func(t *testing.T, db *DB), opts ...Option) {
 	t.Helper()
 	var c config
@@ -77,7 +81,12 @@ func Each(t *testing.T, fn func(t *testing.T, db *DB), opts ...Option) {
 		bs = append(bs, Cluster)
 	}
 	for _, b := range bs {
-		t.Run(string(b), func(t *testing.T) { fn(t, Open(t, b)) })
+		t.Run(string(b), func(t *testing.T) {
+			if c.parallel {
+				t.Parallel()
+			}
+			fn(t, Open(t, b))
+		})
 	}
 }
 
@@ -92,7 +101,9 @@ func Each(t *testing.T, fn func(t *testing.T, db *DB), opts ...Option) {
 //   - A real backend is flushed (FLUSHDB of REDIS_URL's database, or of every Cluster master)
 //     before the test, and one test at a time holds it: Open takes a lock on the address, in
 //     this process and across test binaries (a file lock), released when the test ends. A test
-//     opens at most one real backend.
+//     opens at most one real backend, and calls t.Parallel (if at all) before Open, never after:
+//     a test paused by t.Parallel while it holds the lock would wait for a slot that the tests
+//     waiting for its lock hold.
 func Open(tb testing.TB, b Backend) *DB {
 	tb.Helper()
 	switch b {

@@ -71,7 +71,7 @@ func TestRealBackendIsFlushedAndHeldByOneTest(t *testing.T) {
 	t.Run("group", func(t *testing.T) {
 		for i := range 3 {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
-				t.Parallel()
+				t.Parallel() // before Open, as Open requires
 				db := Open(t, Redis)
 				mu.Lock()
 				if n := inside.Add(1); n > most.Load() {
@@ -106,5 +106,29 @@ func TestClock(t *testing.T) {
 	c.Set(at)
 	if !c.Now().Equal(at) {
 		t.Fatalf("after Set = %v", c.Now())
+	}
+}
+
+func TestEachParallel(t *testing.T) {
+	addr := StartServer(t)
+	t.Setenv(EnvURL, "redis://"+addr+"/0")
+	var order []Backend
+	var mu sync.Mutex
+	t.Run("group", func(t *testing.T) {
+		for range 2 {
+			Each(t, func(t *testing.T, db *DB) {
+				mu.Lock()
+				order = append(order, db.Backend)
+				mu.Unlock()
+			}, Parallel())
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(order) != 0 {
+			t.Errorf("subtests ran before the group returned (%v): Parallel did not make them parallel", order)
+		}
+	})
+	if len(order) != 4 {
+		t.Fatalf("ran %v, want 2 miniredis and 2 redis", order)
 	}
 }
