@@ -24,10 +24,10 @@ type env struct {
 // backends runs fn with a client made with opts on each backend of redistest.Each.
 func backends(t *testing.T, opts Options, fn func(t *testing.T, e *env)) {
 	t.Helper()
+	if opts.AppID == "" {
+		opts.AppID = testApp
+	}
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		if opts.AppID == "" {
-			opts.AppID = testApp
-		}
 		c, err := New(db.Client, opts)
 		if err != nil {
 			t.Fatal(err)
