@@ -11,34 +11,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tasks"
 )
 
-// benchRedis returns the REDIS_URL server when set (never port 6379), else a miniredis.
-func benchRedis(b *testing.B) (redis.UniversalClient, string) {
+// benchRedis returns the private Redis at REDIS_URL when set (see redistest.Open), else a
+// miniredis.
+func benchRedis(b *testing.B) (redis.UniversalClient, redistest.Backend) {
 	b.Helper()
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		o, err := redis.ParseURL(u)
-		if err != nil {
-			b.Fatalf("REDIS_URL: %v", err)
-		}
-		rdb := redis.NewClient(o)
-		b.Cleanup(func() { _ = rdb.Close() })
-		return rdb, "redis"
+	backend := redistest.Miniredis
+	if os.Getenv(redistest.EnvURL) != "" {
+		backend = redistest.Redis
 	}
-	mr := miniredis.NewMiniRedis()
-	if err := mr.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(mr.Close)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	b.Cleanup(func() { _ = rdb.Close() })
-	return rdb, "miniredis"
+	db := redistest.Open(b, backend)
+	return db.Client, db.Backend
 }
 
 // lines produces n CSV lines of distinct mainland mobiles, every 10th an international number.

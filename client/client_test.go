@@ -20,10 +20,10 @@ import (
 func cn(i int) string { return fmt.Sprintf("138%08d", i) }
 
 func TestSendSameJobIDTwice(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		id := jobID(t, "twice")
-		e.cleanup(t, id)
 		req := Request{JobID: id, TemplateID: "1001", Params: []string{"1234"},
 			Recipients: []Recipient{{Number: cn(1)}, {Number: cn(2)}}}
 		first, err := e.c.Send(ctx, req)
@@ -61,10 +61,10 @@ func TestSendSameJobIDTwice(t *testing.T) {
 // totals, every batch record (size, no +86/international mix, params of the first occurrence)
 // and the enqueued tasks.
 func TestSendLargeJob(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		id := jobID(t, "large")
-		e.cleanup(t, id)
 
 		var sb strings.Builder
 		wantParams := map[string][]string{} // E.164 -> params of its first occurrence
@@ -176,11 +176,11 @@ func cmpParams(own, job []string) []string {
 }
 
 func TestSendScheduledAndPriorities(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		at := time.Now().Add(time.Hour).Truncate(time.Second)
 		bulk := jobID(t, "bulk")
-		e.cleanup(t, bulk)
 		res, err := e.c.Send(ctx, Request{JobID: bulk, TemplateID: "1001", Priority: "bulk", SendAt: at,
 			Recipients: []Recipient{{Number: cn(1)}, {Number: "+44 20 7031 3000"}}})
 		if err != nil {
@@ -204,7 +204,6 @@ func TestSendScheduledAndPriorities(t *testing.T) {
 		}
 
 		otp := jobID(t, "otp")
-		e.cleanup(t, otp)
 		before := time.Now()
 		if _, err := e.c.Send(ctx, Request{JobID: otp, TemplateID: "1001", Priority: "otp", Params: []string{"123456"},
 			AppID: "1400000009", Recipients: []Recipient{{Number: cn(1)}}}); err != nil {
@@ -222,6 +221,7 @@ func TestSendScheduledAndPriorities(t *testing.T) {
 }
 
 func TestSendValidation(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, e *env) {
 		ok := Request{TemplateID: "1001", Recipients: []Recipient{{Number: cn(1)}}}
 		with := func(f func(r *Request)) Request { r := ok; f(&r); return r }
@@ -283,6 +283,7 @@ func TestSendValidation(t *testing.T) {
 }
 
 func TestSendNoValidRecipientsListsRejections(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, e *env) {
 		res, err := e.c.Send(context.Background(), Request{TemplateID: "1001",
 			Reader: strings.NewReader("# list\nabc\n\n12345\n")})
@@ -296,10 +297,10 @@ func TestSendNoValidRecipientsListsRejections(t *testing.T) {
 }
 
 func TestSendRecipientsAndReader(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{Country: "US", RejectedSample: 1}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		id := jobID(t, "mixed")
-		e.cleanup(t, id)
 		res, err := e.c.Send(ctx, Request{JobID: id, TemplateID: "1001",
 			Recipients: []Recipient{{Number: "(650) 253-0000", Params: []string{"a"}}, {Number: "nope"}},
 			Reader:     strings.NewReader("650-253-0000,b\n+86 138 0000 0001\nbad\n")})
@@ -313,10 +314,10 @@ func TestSendRecipientsAndReader(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{MaxBatch: 10}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		id := jobID(t, "cancel")
-		e.cleanup(t, id)
 		var rs []Recipient
 		for i := range 95 {
 			rs = append(rs, Recipient{Number: cn(i)})
@@ -347,11 +348,11 @@ func TestCancel(t *testing.T) {
 // TestResume parks batches as a halted worker would, leaves one parked batch's task archived
 // (it would never run again), and checks that Resume re-enqueues every parked batch at once.
 func TestResume(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{MaxBatch: 2}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		app := "14000" + fmt.Sprint(time.Now().UnixNano()%100000)
 		id := jobID(t, "resume")
-		e.cleanup(t, id)
 		res, err := e.c.Send(ctx, Request{JobID: id, AppID: app, TemplateID: "1001",
 			Recipients: []Recipient{{Number: cn(1)}, {Number: cn(2)}, {Number: cn(3)}, {Number: cn(4)}, {Number: cn(5)}}})
 		if err != nil || res.Batches != 3 {
@@ -395,10 +396,8 @@ func TestResume(t *testing.T) {
 }
 
 func TestResumeAllApps(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, e *env) {
-		if e.mr == nil {
-			t.Skip("resuming every app touches every halted app of the server: miniredis only")
-		}
 		ctx := context.Background()
 		id := jobID(t, "all")
 		if _, err := e.c.Send(ctx, Request{JobID: id, TemplateID: "1001", Recipients: []Recipient{{Number: cn(1)}}}); err != nil {
@@ -445,10 +444,8 @@ func (f *failAsynq) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 }
 
 func TestSendEnqueueFailureKeepsJob(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{MaxBatch: 1, EnqueueAttempts: 2}, func(t *testing.T, e *env) {
-		if e.mr == nil {
-			t.Skip("fault injection on the shared client: miniredis only")
-		}
 		hook := &failAsynq{}
 		e.rdb.AddHook(hook)
 		ctx := context.Background()
@@ -471,10 +468,10 @@ func TestSendEnqueueFailureKeepsJob(t *testing.T) {
 }
 
 func TestWait(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{Store: store.Options{ReceiptWindow: time.Nanosecond}}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		id := jobID(t, "wait")
-		e.cleanup(t, id)
 		res, err := e.c.Send(ctx, Request{JobID: id, TemplateID: "1001", Recipients: []Recipient{{Number: cn(1)}, {Number: "+1 650 253 0000"}}})
 		if err != nil {
 			t.Fatal(err)
@@ -513,7 +510,6 @@ func TestWait(t *testing.T) {
 
 		// Ending ctx stops the wait.
 		id2 := jobID(t, "wait2")
-		e.cleanup(t, id2)
 		if _, err := e.c.Send(ctx, Request{JobID: id2, TemplateID: "1001", Recipients: []Recipient{{Number: cn(1)}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -526,6 +522,7 @@ func TestWait(t *testing.T) {
 }
 
 func TestNewJobID(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for range 1000 {
 		id := NewJobID()
@@ -540,6 +537,7 @@ func TestNewJobID(t *testing.T) {
 }
 
 func TestNewOptions(t *testing.T) {
+	t.Parallel()
 	if _, err := New(nil, Options{}); err == nil {
 		t.Fatal("nil redis accepted")
 	}

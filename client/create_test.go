@@ -14,6 +14,7 @@ import (
 // what CreateJob writes for the same set rendered as E.164 strings (more batches than one
 // store write chunk, several param sets, domestic and international).
 func TestCreateJobPackedMatchesStrings(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		b, err := recipients.NewBuilder(recipients.Options{Params: []string{"job"}, MaxBatch: 3})
@@ -35,8 +36,6 @@ func TestCreateJobPackedMatchesStrings(t *testing.T) {
 		}
 		set := b.Finish()
 		packedID, strID := jobID(t, "packed"), jobID(t, "strings")
-		e.cleanup(t, packedID)
-		e.cleanup(t, strID)
 		job := store.Job{AppID: testApp, TemplateID: "1001", Priority: store.PriorityBulk}
 		job.ID = packedID
 		if created, err := e.c.createJob(ctx, job, set, 2); err != nil || !created {

@@ -16,6 +16,7 @@ import (
 // TestSendIdempotency: the same job id with the same request returns the existing job; with a
 // different request, an IdempotencyError naming every field that differs, and nothing is sent.
 func TestSendIdempotency(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{SignName: "Acme"}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		at := time.Now().Add(time.Hour).Truncate(time.Second)
@@ -69,7 +70,6 @@ func TestSendIdempotency(t *testing.T) {
 			{"template and recipients", with(func(r *Request) { r.TemplateID = "1003"; r.Recipients = r.Recipients[1:] }), []string{"TemplateID", "Recipients"}},
 		}
 		id := jobID(t, "idem")
-		e.cleanup(t, id)
 		first := base
 		first.JobID = id
 		res, err := e.c.Send(ctx, first)
@@ -122,10 +122,10 @@ func TestSendIdempotency(t *testing.T) {
 // TestSendIdempotencyDifferenceValues: the error says what the job has and what the request
 // asks, so the user can tell which one is right.
 func TestSendIdempotencyDifferenceValues(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		id := jobID(t, "values")
-		e.cleanup(t, id)
 		req := Request{JobID: id, TemplateID: "1001", Recipients: []Recipient{{Number: cn(1)}, {Number: cn(2)}}}
 		if _, err := e.c.Send(ctx, req); err != nil {
 			t.Fatal(err)
@@ -151,10 +151,10 @@ func TestSendIdempotencyDifferenceValues(t *testing.T) {
 // TestSendIdempotencyJobWithoutFingerprint: a job created before requests were fingerprinted
 // (here: directly in the store) is returned for any request with its id, as before.
 func TestSendIdempotencyJobWithoutFingerprint(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		id := jobID(t, "old")
-		e.cleanup(t, id)
 		job := store.Job{ID: id, AppID: testApp, TemplateID: "1001", Priority: store.PriorityNormal}
 		if created, err := e.c.Store().CreateJob(ctx, job, nil, []store.NewBatch{{Numbers: []string{"+86" + cn(1)}}}, 0); err != nil || !created {
 			t.Fatalf("CreateJob = %v, %v", created, err)
@@ -169,10 +169,10 @@ func TestSendIdempotencyJobWithoutFingerprint(t *testing.T) {
 // TestSendFarFuture: a send time beyond MaxSendAhead is refused naming SendAt (it used to be
 // stored already expired and reported as "already exists"); one just inside is scheduled.
 func TestSendFarFuture(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		id := jobID(t, "far")
-		e.cleanup(t, id)
 		_, err := e.c.Send(ctx, Request{JobID: id, TemplateID: "1001", SendAt: time.Date(2500, 1, 1, 0, 0, 0, 0, time.UTC),
 			Recipients: []Recipient{{Number: cn(1)}}})
 		var fe *FieldError
@@ -198,6 +198,7 @@ func TestSendFarFuture(t *testing.T) {
 // TestSendEncoding: a GBK CSV (Excel on a Chinese Windows) read as UTF-8 is refused whole, every
 // bad line reported with its number; read with Encoding gb18030 its params arrive intact.
 func TestSendEncoding(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		csv, err := simplifiedchinese.GBK.NewEncoder().String("# 手机号,姓名\n" + cn(1) + ",张三\n" + cn(2) + ",Ada\n" + cn(3) + ",李四\n")
@@ -205,7 +206,6 @@ func TestSendEncoding(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := jobID(t, "gbk")
-		e.cleanup(t, id)
 		var lines []int
 		res, err := e.c.Send(ctx, Request{JobID: id, TemplateID: "1001", Reader: strings.NewReader(csv),
 			OnReject: func(le LineError) { lines = append(lines, le.Line) }})

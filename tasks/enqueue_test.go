@@ -6,16 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 func newTestEnqueuer(t *testing.T) (*Enqueuer, redis.UniversalClient, *asynq.Inspector) {
 	t.Helper()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := redistest.Mini(t).Client
 	return NewEnqueuer(rdb), rdb, asynq.NewInspectorFromRedisClient(rdb)
 }
 
@@ -44,6 +43,7 @@ func complete(t *testing.T, rdb redis.UniversalClient, ins *asynq.Inspector, que
 }
 
 func TestEnqueuerReplacesDeadTasks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	later := time.Now().Add(time.Hour)
 	for _, tc := range []struct {
@@ -72,6 +72,7 @@ func TestEnqueuerReplacesDeadTasks(t *testing.T) {
 		}, Replaced, asynq.TaskStatePending},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e, rdb, ins := newTestEnqueuer(t)
 			task, err := NewProbeTask(Probe{App: "1400000000"}, time.Unix(1700000000, 0))
 			if err != nil {
@@ -97,6 +98,7 @@ func TestEnqueuerReplacesDeadTasks(t *testing.T) {
 
 // Options given at enqueue time apply to the replacement, and a Queue option moves the look-up.
 func TestEnqueuerFollowsEnqueueOptions(t *testing.T) {
+	t.Parallel()
 	e, _, ins := newTestEnqueuer(t)
 	task, err := NewReconcileTask(Reconcile{Job: "j1", Batch: 4}, 2)
 	if err != nil {
@@ -121,6 +123,7 @@ func TestEnqueuerFollowsEnqueueOptions(t *testing.T) {
 }
 
 func TestEnqueuerErrors(t *testing.T) {
+	t.Parallel()
 	e, rdb, _ := newTestEnqueuer(t)
 	if _, err := e.Enqueue(context.Background(), nil); err == nil {
 		t.Error("nil task enqueued")

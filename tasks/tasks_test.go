@@ -9,6 +9,7 @@ import (
 )
 
 func TestSendBatchRoundTrip(t *testing.T) {
+	t.Parallel()
 	task, err := NewSendBatchTask(SendBatch{Job: "j1", Batch: 7}, PriorityOTP)
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +30,7 @@ func TestSendBatchRoundTrip(t *testing.T) {
 }
 
 func TestQueueFor(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ prio, queue string }{
 		{PriorityOTP, QueueOTP}, {PriorityNormal, QueueNormal}, {"", QueueNormal}, {PriorityBulk, QueueBulk},
 	} {
@@ -43,6 +45,7 @@ func TestQueueFor(t *testing.T) {
 }
 
 func TestParseRejects(t *testing.T) {
+	t.Parallel()
 	cases := map[string]*asynq.Task{
 		"wrong type":    asynq.NewTask(TypeReconcile, []byte(`{"job":"j","batch":1}`)),
 		"bad json":      asynq.NewTask(TypeSendBatch, []byte(`{"job":`)),
@@ -61,6 +64,7 @@ func TestParseRejects(t *testing.T) {
 }
 
 func TestReconcileAndProbe(t *testing.T) {
+	t.Parallel()
 	rt, err := NewReconcileTask(Reconcile{Job: "j", Batch: 2}, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +107,7 @@ func FuzzParseSendBatch(f *testing.F) {
 
 // TestTaskLocation pins every TaskID and queue: they are stored in Redis and must never change.
 func TestTaskLocation(t *testing.T) {
+	t.Parallel()
 	at := time.Unix(1700000000, 0)
 	mustTask := func(task *Task, err error) *Task {
 		t.Helper()

@@ -16,6 +16,7 @@ import (
 // minutes of CPU and never runs under go test.
 
 func TestPercentile(t *testing.T) {
+	t.Parallel()
 	hundred := make([]float64, 100)
 	for i := range hundred {
 		hundred[i] = float64(i + 1)
@@ -48,6 +49,7 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestMedian(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   []float64
 		want float64
@@ -69,6 +71,7 @@ func TestMedian(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
+	t.Parallel()
 	if got := summarize(nil); got != (Summary{}) {
 		t.Errorf("summarize(nil) = %+v, want zero", got)
 	}
@@ -93,6 +96,7 @@ func at(ms ...int) []time.Time {
 }
 
 func TestMaxInWindow(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		ts   []time.Time
@@ -116,6 +120,7 @@ func TestMaxInWindow(t *testing.T) {
 }
 
 func TestPerWindowCounts(t *testing.T) {
+	t.Parallel()
 	ts := at(-5, 0, 10, 999, 1000, 1500, 2999, 3000, 3500)
 	from := at(0)[0]
 	got := perWindowCounts(ts, from, from.Add(3500*time.Millisecond), time.Second)
@@ -129,6 +134,7 @@ func TestPerWindowCounts(t *testing.T) {
 }
 
 func TestWindowRates(t *testing.T) {
+	t.Parallel()
 	base := at(0)[0]
 	p := func(ms int, done int64) progressPoint {
 		return progressPoint{t: base.Add(time.Duration(ms) * time.Millisecond), done: done}
@@ -161,6 +167,7 @@ Threads:	12
 `
 
 func TestParseProcStatus(t *testing.T) {
+	t.Parallel()
 	m, err := parseProcStatus([]byte(procStatus))
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +183,7 @@ func TestParseProcStatus(t *testing.T) {
 }
 
 func TestParseProcStatCPU(t *testing.T) {
+	t.Parallel()
 	// utime 250 and stime 50 ticks; the command name holds spaces and a ')'.
 	stat := "1234 (my (odd) worker) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 12 0 100 1000 200"
 	got, err := parseProcStatCPU([]byte(stat))
@@ -193,6 +201,7 @@ func TestParseProcStatCPU(t *testing.T) {
 }
 
 func TestInfoFields(t *testing.T) {
+	t.Parallel()
 	info := "# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\n# CPU\r\nused_cpu_sys:1.500000\r\nused_cpu_user:2.250000\r\n"
 	if n, err := infoInt(info, "used_memory"); err != nil || n != 1048576 {
 		t.Errorf("used_memory = %d, %v", n, err)
@@ -212,6 +221,7 @@ func TestInfoFields(t *testing.T) {
 }
 
 func TestCommandStats(t *testing.T) {
+	t.Parallel()
 	before := parseCommandStats("# Commandstats\r\ncmdstat_set:calls=10,usec=100,usec_per_call=10.00,rejected_calls=0,failed_calls=0\r\ncmdstat_get:calls=5,usec=5\r\n")
 	after := parseCommandStats("cmdstat_set:calls=110,usec=700,usec_per_call=6.36\r\ncmdstat_get:calls=5,usec=5\r\ncmdstat_evalsha:calls=50,usec=400\r\n")
 	got := topCommands(before, after, 5)
@@ -225,6 +235,7 @@ func TestCommandStats(t *testing.T) {
 }
 
 func TestMetricSum(t *testing.T) {
+	t.Parallel()
 	text := `# HELP smsdispatch_worker_task_duration_seconds Time.
 # TYPE smsdispatch_worker_task_duration_seconds histogram
 smsdispatch_worker_task_duration_seconds_bucket{type="sms:send_batch",le="0.005"} 3
@@ -251,6 +262,7 @@ smsdispatch_sendsms_duration_seconds_sum_extra 99
 }
 
 func TestNumbersWithPrefix(t *testing.T) {
+	t.Parallel()
 	body := []byte(`{"PhoneNumberSet":["+8613800000001","+8615000000007","+8615000000123"],"SessionContext":"x"}`)
 	got := numbersWithPrefix(body, otpMarker)
 	if want := []string{"+8615000000007", "+8615000000123"}; !slices.Equal(got, want) {
@@ -286,6 +298,7 @@ func FuzzParseProc(f *testing.F) {
 }
 
 func TestNumberRanges(t *testing.T) {
+	t.Parallel()
 	if got := cnNumber(bulkBase, 0); got != "+8613800000000" {
 		t.Errorf("first bulk number %q", got)
 	}
@@ -304,6 +317,7 @@ func TestNumberRanges(t *testing.T) {
 }
 
 func TestCheckRedisTarget(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		url   string
 		iKnow bool
@@ -331,6 +345,7 @@ func TestCheckRedisTarget(t *testing.T) {
 }
 
 func TestBenchKey(t *testing.T) {
+	t.Parallel()
 	for k, want := range map[string]bool{"sms:{j}:job": true, "asynq:{sms-bulk}:pending": true, "session:42": false, "": false} {
 		if got := benchKey(k); got != want {
 			t.Errorf("benchKey(%q) = %v", k, got)
@@ -339,6 +354,7 @@ func TestBenchKey(t *testing.T) {
 }
 
 func TestFmtCount(t *testing.T) {
+	t.Parallel()
 	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1000000: "1,000,000", -12345: "-12,345"} {
 		if got := fmtCount(n); got != want {
 			t.Errorf("fmtCount(%d) = %q, want %q", n, got, want)
@@ -347,6 +363,7 @@ func TestFmtCount(t *testing.T) {
 }
 
 func TestChildEnv(t *testing.T) {
+	t.Parallel()
 	got := childEnv([]string{"PATH=/bin", "REDIS_URL=redis://shared", "SMS_RATE_LIMIT=1", "HOME=/root", "LOG_LEVEL=debug"},
 		map[string]string{"REDIS_URL": "redis://private"})
 	slices.Sort(got)
@@ -356,6 +373,7 @@ func TestChildEnv(t *testing.T) {
 }
 
 func TestParseFlags(t *testing.T) {
+	t.Parallel()
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	none := env(nil)
 	tests := []struct {
@@ -385,6 +403,7 @@ func TestParseFlags(t *testing.T) {
 }
 
 func TestRecorder(t *testing.T) {
+	t.Parallel()
 	var seen []byte
 	rec := newRecorder(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen, _ = io.ReadAll(r.Body)

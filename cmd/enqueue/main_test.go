@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tasks"
 )
@@ -34,17 +35,15 @@ type result struct {
 type harness struct {
 	t   *testing.T
 	mr  *miniredis.Miniredis
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	env map[string]string
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	return &harness{t: t, mr: mr, rdb: rdb, env: map[string]string{
-		"REDIS_URL":      "redis://" + mr.Addr() + "/0",
+	db := redistest.Mini(t)
+	return &harness{t: t, mr: db.Mini, rdb: db.Client, env: map[string]string{
+		"REDIS_URL":      db.URL,
 		"SMS_SDK_APP_ID": "1400000001",
 	}}
 }
@@ -78,6 +77,7 @@ func (h *harness) pendingTasks(job string) []*asynq.TaskInfo {
 var jobIDLine = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,128}\n$`)
 
 func TestSendToPrintsJustTheID(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.run("", "send", "--template", "1000002", "--param", "Ada", "--to", "13800138000", "--to", "+1 650 253 0000,13800138001")
 	if r.code != 0 {
@@ -101,6 +101,7 @@ func TestSendToPrintsJustTheID(t *testing.T) {
 }
 
 func TestSendFileWithBadLines(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	path := filepath.Join(t.TempDir(), "list.csv")
 	content := "# number,name\n13800138000,Ada\nnot-a-number,Bob\n\n13800138001\n12345\n13800138000,Dup\n+44 20 7031 3000,Cy\n"
@@ -150,6 +151,7 @@ func TestSendFileWithBadLines(t *testing.T) {
 // TestSendIDConflict: `send --id X` again with other recipients or another template is refused
 // with exit 3 and the differences named; the same recipients in another order are the same job.
 func TestSendIDConflict(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.run("", "send", "--template", "1000002", "--id", "promo", "--to", "13800138000,13800138001")
 	if r.code != 0 || r.stdout != "promo\n" {
@@ -192,6 +194,7 @@ func TestSendIDConflict(t *testing.T) {
 // TestSendFarFutureAt: --at 2500-01-01 used to be stored already expired, reported as "already
 // exists" with exit 0; it is a usage error naming --at, and nothing is stored.
 func TestSendFarFutureAt(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.run("", "send", "--template", "1000002", "--id", "far", "--at", "2500-01-01T00:00:00Z", "--to", "13800138000")
 	if r.code != exitUsage || r.stdout != "" || !strings.Contains(r.stderr, "--at: 2500-01-01T00:00:00Z is more than a year ahead") {
@@ -214,6 +217,7 @@ func TestSendFarFutureAt(t *testing.T) {
 // TestSendGBKFile: a CSV saved by Excel on a Chinese Windows (GBK) is refused as it is, with the
 // line numbers and a hint, and nothing is sent; with --encoding gb18030 it is sent intact.
 func TestSendGBKFile(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	content, err := simplifiedchinese.GBK.NewEncoder().String("手机号,姓名\n13800138000,张三\n13800138001,Ada\n13800138002,李四\n")
 	if err != nil {
@@ -259,6 +263,7 @@ func TestSendGBKFile(t *testing.T) {
 }
 
 func TestSendStdin(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.run("13800138000\n13800138001,x\nbad\n", "send", "--template", "1000002", "--file", "-", "--priority", "otp", "--expire", "5m")
 	if r.code != 0 || !jobIDLine.MatchString(r.stdout) {
@@ -279,6 +284,7 @@ func TestSendStdin(t *testing.T) {
 }
 
 func TestSendNothingValid(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.run("abc\n12\n", "send", "--template", "1000002", "--file", "-")
 	if r.code == 0 || r.stdout != "" || !strings.Contains(r.stderr, "no valid recipients") || !strings.Contains(r.stderr, "line 2: ") {
@@ -287,6 +293,7 @@ func TestSendNothingValid(t *testing.T) {
 }
 
 func TestSendUsageErrorsNameTheFlag(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	base := []string{"send", "--template", "1000002", "--to", "13800138000"}
 	tests := []struct {
@@ -342,6 +349,7 @@ func TestSendUsageErrorsNameTheFlag(t *testing.T) {
 }
 
 func TestRedisNotAnswering(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	addr := h.mr.Addr()
 	h.mr.Close()
@@ -357,6 +365,7 @@ func TestRedisNotAnswering(t *testing.T) {
 }
 
 func TestStatusJSONShape(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if r := h.run("", "send", "--template", "1", "--id", "j1", "--to", "13800138000,13800138001,bad"); r.code != 0 {
 		t.Fatalf("send: %+v", r)
@@ -407,6 +416,7 @@ func TestStatusJSONShape(t *testing.T) {
 }
 
 func TestCancelAndWait(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if r := h.run("", "send", "--template", "1", "--id", "c1", "--to", "13800138000,13800138001"); r.code != 0 {
 		t.Fatalf("send: %+v", r)
@@ -426,6 +436,7 @@ func TestCancelAndWait(t *testing.T) {
 }
 
 func TestResume(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if r := h.run("", "send", "--template", "1", "--id", "r1", "--app", "1400000002", "--to", "13800138000"); r.code != 0 {
 		t.Fatalf("send: %+v", r)
@@ -460,6 +471,7 @@ func TestResume(t *testing.T) {
 }
 
 func TestAdvertisedAppFallback(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	delete(h.env, "SMS_SDK_APP_ID")
 	// No app anywhere: a clear error naming --app, nothing enqueued.
@@ -483,6 +495,7 @@ func TestAdvertisedAppFallback(t *testing.T) {
 }
 
 func TestConfigFlagsWin(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env["REDIS_URL"] = "redis://127.0.0.1:1/0" // nothing there; the flag must win
 	r := h.run("", "send", "--redis-url", "redis://"+h.mr.Addr()+"/0", "--template", "1", "--to", "13800138000")
@@ -492,6 +505,7 @@ func TestConfigFlagsWin(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.run("", "--help")
 	if r.code != 0 || !strings.Contains(r.stdout, "send") || !strings.Contains(r.stdout, "REDIS_URL") {
@@ -520,12 +534,7 @@ func FuzzSendFile(f *testing.F) {
 		"\xff\xfe0", "13800138000,\xd5\xc5\xc8\xfd\n13800138001\n"} {
 		f.Add(s)
 	}
-	mr := miniredis.NewMiniRedis()
-	if err := mr.Start(); err != nil {
-		f.Fatal(err)
-	}
-	defer mr.Close()
-	env := map[string]string{"REDIS_URL": "redis://" + mr.Addr() + "/0", "SMS_SDK_APP_ID": "1400000001"}
+	env := map[string]string{"REDIS_URL": redistest.Mini(f).URL, "SMS_SDK_APP_ID": "1400000001"}
 	lineRef := regexp.MustCompile(`^line (\d+): `)
 	f.Fuzz(func(t *testing.T, in string) {
 		var out, errb bytes.Buffer
@@ -569,6 +578,7 @@ func atoi(s string) int {
 
 // TestStatusHelpListsStates: status --help shows the table of store.JobStates, row by row.
 func TestStatusHelpListsStates(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.run("", "status", "--help")
 	if r.code != 0 {

@@ -28,6 +28,7 @@ type compose struct {
 // TestDockerCompose checks that docker-compose.yml at the repository root runs this program with
 // settings it knows and accepts, against the compose file's own Redis and sandbox.
 func TestDockerCompose(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("../../docker-compose.yml")
 	if err != nil {
 		t.Fatal(err)

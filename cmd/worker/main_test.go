@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smsdispatch/smsdispatch/client"
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/sandbox"
 	"github.com/smsdispatch/smsdispatch/worker"
 )
@@ -120,6 +120,7 @@ func get(t *testing.T, url string) (int, string) {
 // (test) local address, start the sandbox in-process, say both loudly, serve its HTTP endpoints and
 // stop cleanly when ctx ends.
 func TestZeroSetup(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	e, started := testEnv(t, addr)
 	cancel, done := startRun(t, e, nil, nil)
@@ -191,7 +192,8 @@ func TestZeroSetup(t *testing.T) {
 // TestLocalRedisAnswering: REDIS_URL unset but a Redis answers on the local address: it is used,
 // and no embedded Redis is announced.
 func TestLocalRedisAnswering(t *testing.T) {
-	mr := miniredis.RunT(t)
+	t.Parallel()
+	mr := redistest.Mini(t).Mini
 	e, started := testEnv(t, mr.Addr())
 	cancel, done := startRun(t, e, nil, nil)
 	waitStarted(t, started, done)
@@ -214,10 +216,10 @@ func TestLocalRedisAnswering(t *testing.T) {
 
 // TestProductionShape: credentials, an endpoint and REDIS_URL given: neither banner.
 func TestProductionShape(t *testing.T) {
-	mr := miniredis.RunT(t)
+	t.Parallel()
 	e, started := testEnv(t, freeAddr(t))
 	cancel, done := startRun(t, e, nil, map[string]string{
-		"REDIS_URL":               "redis://" + mr.Addr() + "/0",
+		"REDIS_URL":               redistest.Mini(t).URL,
 		"TENCENTCLOUD_SECRET_ID":  "AKIDsandbox000000000000000000000000",
 		"TENCENTCLOUD_SECRET_KEY": "sandbox-secret-key",
 		"SMS_ENDPOINT":            "http://" + freeAddr(t),
@@ -233,6 +235,7 @@ func TestProductionShape(t *testing.T) {
 
 // TestStartupErrors: bad settings stop start-up with a message naming them, before anything runs.
 func TestStartupErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		env  map[string]string
 		args []string
@@ -245,17 +248,21 @@ func TestStartupErrors(t *testing.T) {
 		{env: map[string]string{"REDIS_URL": "redis://" + freeAddr(t) + "/0"}, want: "does not answer"},
 	}
 	for _, tc := range cases {
-		e, _ := testEnv(t, freeAddr(t))
-		err := e.run(context.Background(), tc.args, envOf(tc.env), io.Discard)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("env %v args %v: err %v, want %q", tc.env, tc.args, err, tc.want)
-		}
+		t.Run(tc.want, func(t *testing.T) {
+			t.Parallel()
+			e, _ := testEnv(t, freeAddr(t))
+			err := e.run(context.Background(), tc.args, envOf(tc.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("env %v args %v: err %v, want %q", tc.env, tc.args, err, tc.want)
+			}
+		})
 	}
 }
 
 // TestTTLClock: the embedded Redis's TTLs run down with the wall clock.
 func TestTTLClock(t *testing.T) {
-	mr := miniredis.RunT(t)
+	t.Parallel()
+	mr := redistest.Mini(t).Mini
 	stopClock := runTTLClock(mr, 10*time.Millisecond)
 	defer stopClock()
 	mr.Set("lease", "owner")

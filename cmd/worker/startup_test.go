@@ -70,6 +70,7 @@ func startRunOut(t *testing.T, e runEnv, args []string, env map[string]string) (
 // the local address, the worker must not serve an embedded Redis (it would send real SMS from a
 // store that a restart wipes): it refuses to start, naming REDIS_URL, and nothing listens there.
 func TestEmbeddedRedisOnlyInSandbox(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	e, started := testEnv(t, addr)
 	err, out, didStart := runUntilStarted(t, e, started, nil, productionEnv())
@@ -93,6 +94,7 @@ func TestEmbeddedRedisOnlyInSandbox(t *testing.T) {
 // TestRedisSettingsChecked: a Redis that may evict keys stops start-up with a message naming its
 // policy; one without persistence starts with a warning; one with AOF starts without it.
 func TestRedisSettingsChecked(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		args     []string
@@ -108,6 +110,7 @@ func TestRedisSettingsChecked(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			addr := redistest.StartServer(t, tc.args...)
 			local := freeAddr(t)
 			env := productionEnv()
@@ -144,9 +147,9 @@ func TestRedisSettingsChecked(t *testing.T) {
 // with CONFIG renamed and INFO limited) is used, with a warning that its settings were not
 // checked.
 func TestRedisSettingsUnchecked(t *testing.T) {
-	mr := miniredis.RunT(t)
+	t.Parallel()
 	env := productionEnv()
-	env["REDIS_URL"] = "redis://" + mr.Addr() + "/0"
+	env["REDIS_URL"] = redistest.Mini(t).URL
 	e, started := testEnv(t, freeAddr(t))
 	err, out, didStart := runUntilStarted(t, e, started, nil, env)
 	if !didStart || err != nil {
@@ -229,6 +232,7 @@ func sendAndWaitDelivered(t *testing.T, redisAddr string, first, n int) {
 // through the first one's sandbox, so the one receipt puller brings every receipt: 20 jobs sent
 // by both workers all get their receipts.
 func TestTwoZeroSetupWorkers(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	args := []string{"--sms-status-pull-interval=100ms"}
 	ea, startedA := testEnv(t, addr)
@@ -256,6 +260,7 @@ func TestTwoZeroSetupWorkers(t *testing.T) {
 
 // TestExitCode: 0 for none and --help, 2 for configuration errors, 1 for the rest.
 func TestExitCode(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		err  error
 		want int
@@ -290,17 +295,16 @@ func TestExitCode(t *testing.T) {
 // the local address), and a store over it.
 func sharedRedis(t *testing.T) (*miniredis.Miniredis, *store.Store) {
 	t.Helper()
-	mr := miniredis.RunT(t)
-	stopClock := runTTLClock(mr, 20*time.Millisecond) // record TTLs run down with the clock
+	db := redistest.Mini(t)
+	stopClock := runTTLClock(db.Mini, 20*time.Millisecond) // record TTLs run down with the clock
 	t.Cleanup(stopClock)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	return mr, store.New(rdb, store.Options{})
+	return db.Mini, store.New(db.Client, store.Options{})
 }
 
 // TestSandboxRecordDropped: a zero-setup worker records its sandbox while it runs and drops the
 // record when it stops.
 func TestSandboxRecordDropped(t *testing.T) {
+	t.Parallel()
 	mr, st := sharedRedis(t)
 	e, started := testEnv(t, mr.Addr())
 	cancel, done, out := startRunOut(t, e, nil, nil)
@@ -318,6 +322,7 @@ func TestSandboxRecordDropped(t *testing.T) {
 // TestStaleSandboxRecord: a record left by a worker killed with -9 (its sandbox does not answer)
 // is replaced: the new zero-setup worker serves its own sandbox and records it.
 func TestStaleSandboxRecord(t *testing.T) {
+	t.Parallel()
 	mr, st := sharedRedis(t)
 	dead := store.SandboxRecord{URL: "http://" + freeAddr(t), AppID: sandbox.DefaultAppID, SignNames: []string{sandbox.DefaultSignName}, Owner: "dead"}
 	if _, won, err := st.ClaimSandbox(context.Background(), dead, time.Hour); err != nil || !won {
@@ -342,6 +347,7 @@ func TestStaleSandboxRecord(t *testing.T) {
 // TestSharedSandboxMismatch: a second zero-setup worker whose app or sign the first one's sandbox
 // does not accept refuses to start, naming the setting.
 func TestSharedSandboxMismatch(t *testing.T) {
+	t.Parallel()
 	mr, _ := sharedRedis(t)
 	ea, startedA := testEnv(t, mr.Addr())
 	cancelA, doneA, _ := startRunOut(t, ea, nil, nil)
@@ -368,6 +374,7 @@ func TestSharedSandboxMismatch(t *testing.T) {
 // TestSharedSandboxTakeover: when the worker serving the shared sandbox stops, the worker using
 // it serves a sandbox in its place at the same address, and its jobs still get their receipts.
 func TestSharedSandboxTakeover(t *testing.T) {
+	t.Parallel()
 	mr, st := sharedRedis(t)
 	args := []string{"--sms-status-pull-interval=100ms"}
 	ea, startedA := testEnv(t, mr.Addr())
