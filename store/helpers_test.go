@@ -58,8 +58,10 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 	backendsOpts(t, Options{}, fn)
 }
 
-// backendsOpts is backends with store options (Now is always the fake clock). The miniredis
-// subtest runs in parallel; a real backend's runs while it holds that backend.
+// backendsOpts is backends with store options (Now is always the fake clock). Only the miniredis
+// subtest runs in parallel: Each opens a real backend, taking its lock, before fn runs, and a
+// subtest paused in t.Parallel while holding that lock deadlocks the tests that wait for it in
+// the running slots it needs.
 func backendsOpts(t *testing.T, opts Options, fn func(t *testing.T, e *env)) {
 	t.Helper()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
@@ -70,8 +72,8 @@ func backendsOpts(t *testing.T, opts Options, fn func(t *testing.T, e *env)) {
 	}, redistest.WithCluster())
 }
 
-// newEnv returns a store with opts on db, on a fake clock at redistest.T0, with the tag checker hooked in:
-// the test fails at its end if a script touched keys of more than one hash tag.
+// newEnv returns a store with opts on db, on a fake clock at redistest.T0, with the tag checker
+// hooked in: the test fails at its end if a script touched keys of more than one hash tag.
 func newEnv(t testing.TB, db *redistest.DB, opts Options) *env {
 	t.Helper()
 	e := &env{db: db, rdb: db.Client, clock: redistest.NewClock(redistest.T0), tags: &tagChecker{}}
