@@ -4,24 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 func TestNewRejectsBadArguments(t *testing.T) {
-	m := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
+	t.Parallel()
+	rdb := redistest.Mini(t).Client
 	tests := []struct {
 		name      string
 		rdb       redis.UniversalClient
@@ -36,6 +33,7 @@ func TestNewRejectsBadArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			l, err := New(tt.rdb, tt.key, tt.perSecond)
 			if err == nil {
 				t.Fatalf("New = %v, nil; want an error", l)
@@ -53,6 +51,7 @@ func TestNewRejectsBadArguments(t *testing.T) {
 // TestLimitForBoundsEveryWindow checks the arithmetic of the guarantee: grants at least one
 // emission interval apart put at most floor(1s/interval)+1 grants in a closed one-second window.
 func TestLimitForBoundsEveryWindow(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{1, 2, 3, 19, 20, 21, 100, 3000, 100000} {
 		lim := LimitFor(n)
 		if lim.Burst != 1 {
@@ -70,6 +69,7 @@ func TestLimitForBoundsEveryWindow(t *testing.T) {
 }
 
 func TestKeyHidesSecretID(t *testing.T) {
+	t.Parallel()
 	k := Key("SendSms", "ap-guangzhou", "AKIDsecretish")
 	if strings.Contains(k, "AKIDsecretish") {
 		t.Errorf("Key = %q contains the SecretId", k)
@@ -200,10 +200,17 @@ func runProcesses(t *testing.T, opts *redis.Options, procs, workers int, d time.
 	return rec.grants
 }
 
-func testSlidingWindow(t *testing.T, opts *redis.Options) {
+// testSlidingWindow runs the sliding-window check for several rates on db, each its own key, at
+// once.
+func testSlidingWindow(t *testing.T, db *redistest.DB) {
+	opts, err := redis.ParseURL(db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range []int{5, 20, 100} {
 		t.Run(fmt.Sprint("n=", n), func(t *testing.T) {
-			key := fmt.Sprintf("test:%d:%d", n, rand.Int64())
+			t.Parallel()
+			key := fmt.Sprintf("test:%d", n)
 			grants := runProcesses(t, opts, 3, 4, 2200*time.Millisecond, func(rdb redis.UniversalClient) func(context.Context) error {
 				l, err := New(rdb, key, n)
 				if err != nil {
@@ -219,9 +226,6 @@ func testSlidingWindow(t *testing.T, opts *redis.Options) {
 			if certain > n {
 				t.Errorf("%d grants fell within one second, limit %d", certain, n)
 			}
-			cleanup := redis.NewClient(opts)
-			defer cleanup.Close()
-			_ = cleanup.Del(context.Background(), "rate:"+key).Err()
 		})
 	}
 }
@@ -230,21 +234,21 @@ func testSlidingWindow(t *testing.T, opts *redis.Options) {
 // sliding second holds more than n grants. It also shows that redis_rate's script runs on
 // miniredis.
 func TestSlidingWindowMiniredis(t *testing.T) {
-	m := miniredis.RunT(t)
-	testSlidingWindow(t, &redis.Options{Addr: m.Addr()})
+	t.Parallel()
+	testSlidingWindow(t, redistest.Mini(t))
 }
 
 // TestSlidingWindowRedis is TestSlidingWindowMiniredis against the real Redis at REDIS_URL.
 func TestSlidingWindowRedis(t *testing.T) {
-	testSlidingWindow(t, redisOptions(t))
+	testSlidingWindow(t, redistest.Open(t, redistest.Redis))
 }
 
 // TestWindowCheckCatchesBurst shows that the window check has teeth: redis_rate.PerSecond(n),
 // which has burst n, lets far more than n calls through within one second.
 func TestWindowCheckCatchesBurst(t *testing.T) {
-	m := miniredis.RunT(t)
+	t.Parallel()
 	const n = 20
-	grants := runProcesses(t, &redis.Options{Addr: m.Addr()}, 3, 4, 1200*time.Millisecond, func(rdb redis.UniversalClient) func(context.Context) error {
+	grants := runProcesses(t, &redis.Options{Addr: redistest.Mini(t).Mini.Addr()}, 3, 4, 1200*time.Millisecond, func(rdb redis.UniversalClient) func(context.Context) error {
 		rl := redis_rate.NewLimiter(rdb)
 		return func(ctx context.Context) error {
 			for ctx.Err() == nil {
@@ -263,10 +267,10 @@ func TestWindowCheckCatchesBurst(t *testing.T) {
 }
 
 func TestWaitReturnsWhenContextEnds(t *testing.T) {
-	m := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	l, err := New(rdb, "ctx", 10)
+	t.Parallel()
+	db := redistest.Mini(t)
+	m := db.Mini
+	l, err := New(db.Client, "ctx", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +311,9 @@ func TestWaitReturnsWhenContextEnds(t *testing.T) {
 }
 
 func TestAllowReportsRedisErrors(t *testing.T) {
-	m := miniredis.RunT(t)
+	t.Parallel()
+	// A client of its own that does not retry: go-redis retries a LOADING reply.
+	m := redistest.Mini(t).Mini
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
 	l, err := New(rdb, "err", 10)
@@ -324,10 +330,8 @@ func TestAllowReportsRedisErrors(t *testing.T) {
 }
 
 func TestAllowGrantsThenRefuses(t *testing.T) {
-	m := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	l, err := New(rdb, "one", 1)
+	t.Parallel()
+	l, err := New(redistest.Mini(t).Client, "one", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,22 +346,4 @@ func TestAllowGrantsThenRefuses(t *testing.T) {
 	if retry <= 0 || retry > l.Interval() {
 		t.Errorf("RetryAfter = %v, want in (0, %v]", retry, l.Interval())
 	}
-}
-
-// redisOptions returns the options of the real Redis named by REDIS_URL, or skips the test.
-func redisOptions(t *testing.T) *redis.Options {
-	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		t.Skip("REDIS_URL is not set: the real-Redis variant needs a disposable Redis (the miniredis variant ran)")
-	}
-	opts, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatalf("REDIS_URL: %v", err)
-	}
-	host, port, _ := net.SplitHostPort(opts.Addr)
-	if port == "6379" && (host == "127.0.0.1" || host == "localhost" || host == "::1") {
-		t.Skip("REDIS_URL points at the shared Redis on local port 6379, which tests never touch")
-	}
-	return opts
 }

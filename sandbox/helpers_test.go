@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,41 +14,24 @@ import (
 	tcerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
-
-// fakeClock is a settable clock. It starts at the real time so the SDK's
-// real X-TC-Timestamp stays within the allowed skew.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type env struct {
 	srv    *Server
 	ts     *httptest.Server
 	client *sms.Client
-	clock  *fakeClock
+	clock  *redistest.Clock
 }
 
 // newEnv starts a sandbox with DefaultConfig changed by mutate, a fake
 // clock and receipts ready at once, behind httptest, plus an SDK client.
+// The clock starts at the real time so the SDK's real X-TC-Timestamp
+// stays within the allowed skew.
 func newEnv(t *testing.T, mutate func(*Config)) *env {
 	t.Helper()
-	clock := newFakeClock()
+	clock := redistest.NewClock(time.Now())
 	cfg := DefaultConfig()
 	cfg.Now = clock.Now
 	cfg.ReceiptDelay = 0

@@ -28,7 +28,7 @@ func TestNumberErrorFirstAttempt(t *testing.T) {
 						t.Errorf("call %d, number %d: %s, want %s", call, i, *st.Code, want)
 					}
 				}
-				e.clock.Advance(31e9) // past the real 30-second rule after an accepted send
+				e.clock.Add(31e9) // past the real 30-second rule after an accepted send
 			}
 			// A number new to the sandbox still faces the draw.
 			if got := codeOf(t, e.client, otp(cnNumbers(600, 1)...)); got != code {

@@ -290,19 +290,19 @@ func TestThirtySecondRule(t *testing.T) {
 	if got := codeOf(t, e.client, otp(n)); got != "Ok" {
 		t.Fatalf("first send: %s", got)
 	}
-	e.clock.Advance(29 * time.Second)
+	e.clock.Add(29 * time.Second)
 	if got := codeOf(t, e.client, otp(n)); got != "LimitExceeded.PhoneNumberThirtySecondLimit" {
 		t.Errorf("second send within 30 s: %s", got)
 	}
 	if got := codeOf(t, e.client, sendReq(TemplateNotice, []string{"A1"}, n)); got != "Ok" {
 		t.Errorf("other template within 30 s: %s", got)
 	}
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	if got := codeOf(t, e.client, otp(n)); got != "Ok" {
 		t.Errorf("send after 30 s: %s", got)
 	}
 	// The same number twice in one call: the second is within 30 s.
-	e.clock.Advance(time.Minute)
+	e.clock.Add(time.Minute)
 	set := mustSend(t, e.client, otp(n, n))
 	if *set[0].Code != "Ok" || *set[1].Code != "LimitExceeded.PhoneNumberThirtySecondLimit" {
 		t.Errorf("same number twice in a call: %s, %s", *set[0].Code, *set[1].Code)
@@ -328,7 +328,7 @@ func TestDailyLimit(t *testing.T) {
 	if got := codeOf(t, e.client, otp("+8613800000021")); got != "Ok" {
 		t.Errorf("another number: %s", got)
 	}
-	e.clock.Advance(24 * time.Hour)
+	e.clock.Add(24 * time.Hour)
 	if got := codeOf(t, e.client, otp(n)); got != "Ok" {
 		t.Errorf("next day: %s", got)
 	}
@@ -383,7 +383,7 @@ func TestReceiptsPulledOnce(t *testing.T) {
 	if s := e.srv.Stats(); s.ReceiptsPending != 150 || s.ReceiptsReady != 0 {
 		t.Errorf("pending %d ready %d, want 150, 0", s.ReceiptsPending, s.ReceiptsReady)
 	}
-	e.clock.Advance(10 * time.Second)
+	e.clock.Add(10 * time.Second)
 	first, second, third := pull(t, e.client, 100), pull(t, e.client, 100), pull(t, e.client, 100)
 	if len(first) != 100 || len(second) != 50 || len(third) != 0 {
 		t.Fatalf("pulled %d, %d, %d; want 100, 50, 0", len(first), len(second), len(third))
@@ -622,7 +622,7 @@ func TestDroppedReply(t *testing.T) {
 	}
 	// The client retries blindly: a duplicate.
 	e.srv.SetFaults(Faults{})
-	e.clock.Advance(31 * time.Second)
+	e.clock.Add(31 * time.Second)
 	if got := codeOf(t, e.client, otp(n)); got != "Ok" {
 		t.Fatalf("resend: %s", got)
 	}
@@ -657,7 +657,7 @@ func TestQPSLimit(t *testing.T) {
 	if got := codeOf(t, e.client, otp("+8613800000050")); got != "Ok" {
 		t.Errorf("SendSms under another action's limit: %s", got)
 	}
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	if got := codes(1); got[0] != "" {
 		t.Errorf("after a second: %q", got[0])
 	}
@@ -899,7 +899,7 @@ func TestMarketingHours(t *testing.T) {
 	})
 	now := e.clock.Now().In(chinaTime)
 	night := time.Date(now.Year(), now.Month(), now.Day(), 23, 0, 0, 0, chinaTime)
-	e.clock.Advance(night.Sub(now))
+	e.clock.Add(night.Sub(now))
 	_, err := e.client.SendSms(sendReq(TemplateMarketing, nil, "+8613800000100"))
 	if got := sdkCode(t, err); got != "FailedOperation.MarketingSendTimeConstraint" {
 		t.Errorf("marketing at 23:00: %q", got)
@@ -907,7 +907,7 @@ func TestMarketingHours(t *testing.T) {
 	if got := codeOf(t, e.client, otp("+8613800000100")); got != "Ok" {
 		t.Errorf("OTP at 23:00: %s", got)
 	}
-	e.clock.Advance(10 * time.Hour) // 09:00
+	e.clock.Add(10 * time.Hour) // 09:00
 	if got := codeOf(t, e.client, sendReq(TemplateMarketing, nil, "+8613800000101")); got != "Ok" {
 		t.Errorf("marketing at 09:00: %s", got)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 func TestApps(t *testing.T) {
@@ -23,7 +25,7 @@ func TestApps(t *testing.T) {
 		}
 		c := testJob("c")
 		c.AppID = "app-c"
-		c.SendAt = t0.Add(20 * time.Hour) // scheduled beyond retention
+		c.SendAt = redistest.T0.Add(20 * time.Hour) // scheduled beyond retention
 		e.create(t, c, 2, 2)
 		if apps, err := e.s.Apps(ctx); err != nil || fmt.Sprint(apps) != "[app-a app-b app-c]" {
 			t.Fatalf("Apps = %v, %v", apps, err)

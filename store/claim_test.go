@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 func TestClaimCommit(t *testing.T) {
@@ -98,8 +100,8 @@ func TestClaimBusyAndSameToken(t *testing.T) {
 		c := e.mustClaim(t, "j", 0, "a")
 		e.clock.Add(10 * time.Second)
 		b := e.claim(t, "j", 0, "b")
-		if b.Outcome != Busy || !b.RetryAt.Equal(t0.Add(DefaultClaimLease)) {
-			t.Fatalf("second claim = %v at %v, want Busy at %v", b.Outcome, b.RetryAt, t0.Add(DefaultClaimLease))
+		if b.Outcome != Busy || !b.RetryAt.Equal(redistest.T0.Add(DefaultClaimLease)) {
+			t.Fatalf("second claim = %v at %v, want Busy at %v", b.Outcome, b.RetryAt, redistest.T0.Add(DefaultClaimLease))
 		}
 		// The holder retrying its Claim call gets its claim back, not a new attempt.
 		again := e.mustClaim(t, "j", 0, "a")
@@ -203,7 +205,7 @@ func TestExpiredClaim(t *testing.T) {
 		}
 		e.wantCounts(t, "j", counts{State: StateRunning, Total: 4, Unknown: 4, Pending: 4})
 		unk, err := e.s.Unknowns(context.Background(), "j", 0)
-		if err != nil || len(unk) != 4 || unk[2].Number != nums(2, 1)[0] || unk[2].Attempt != 1 || !unk[2].SentAt.Equal(t0) {
+		if err != nil || len(unk) != 4 || unk[2].Number != nums(2, 1)[0] || unk[2].Attempt != 1 || !unk[2].SentAt.Equal(redistest.T0) {
 			t.Fatalf("Unknowns = %+v, %v", unk, err)
 		}
 		if r := e.commit(t, "j", 0, "next", allSent("j", 0, c)); r.Applied {
@@ -310,7 +312,7 @@ func TestReservationOutlivedGoesBackToPending(t *testing.T) {
 		}
 		e.wantCounts(t, "j", counts{State: StateRunning, Total: 4, Unknown: 4, Pending: 4})
 		unk, err := e.s.Unknowns(ctx, "j", 0)
-		if err != nil || len(unk) != 4 || !unk[0].SentAt.Equal(t0.Add(DefaultClaimLease)) {
+		if err != nil || len(unk) != 4 || !unk[0].SentAt.Equal(redistest.T0.Add(DefaultClaimLease)) {
 			t.Fatalf("Unknowns = %+v, %v; want SentAt at the launch", unk, err)
 		}
 	})
@@ -343,7 +345,7 @@ func TestLaunchChecksTheJobAgain(t *testing.T) {
 			t.Parallel()
 			backends(t, func(t *testing.T, e *env) {
 				j := testJob("j")
-				j.ExpiresAt = t0.Add(time.Minute)
+				j.ExpiresAt = redistest.T0.Add(time.Minute)
 				e.create(t, j, 3, 200)
 				e.mustReserve(t, "j", 0, "w")
 				tc.apply(t, e)
@@ -372,9 +374,9 @@ func TestRetryBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.mustClaim(t, "j", 0, "t")
-		at1 := t0.Add(30*time.Second + 200*time.Millisecond) // rounds up to +31s
-		at2 := t0.Add(30*time.Second + 900*time.Millisecond) // same second
-		at3 := t0.Add(5 * time.Minute)
+		at1 := redistest.T0.Add(30*time.Second + 200*time.Millisecond) // rounds up to +31s
+		at2 := redistest.T0.Add(30*time.Second + 900*time.Millisecond) // same second
+		at3 := redistest.T0.Add(5 * time.Minute)
 		rs := []NumberResult{
 			{Index: 0, State: Sent},
 			{Index: 1, State: Retry, RetryAt: at3, Code: "LimitExceeded.PhoneNumberThirtySecondLimit"},
@@ -383,7 +385,7 @@ func TestRetryBatches(t *testing.T) {
 			// index 4: no result -> unknown
 		}
 		r := e.commit(t, "j", 0, "t", rs)
-		want := []RetryBatch{{Batch: 1, At: t0.Add(31 * time.Second)}, {Batch: 2, At: at3}}
+		want := []RetryBatch{{Batch: 1, At: redistest.T0.Add(31 * time.Second)}, {Batch: 2, At: at3}}
 		if !r.Applied || !r.HasUnknown || fmt.Sprint(r.RetryBatches) != fmt.Sprint(want) {
 			t.Fatalf("commit = %+v, want retry batches %v and unknowns", r, want)
 		}
@@ -391,7 +393,7 @@ func TestRetryBatches(t *testing.T) {
 			t.Fatalf("states %q", got)
 		}
 		e.wantCounts(t, "j", counts{State: StateRunning, Total: 5, Sent: 1, Unknown: 1, Pending: 4})
-		if r := e.claim(t, "j", 1, "t1"); r.Outcome != NotYet || !r.RetryAt.Equal(t0.Add(31*time.Second)) {
+		if r := e.claim(t, "j", 1, "t1"); r.Outcome != NotYet || !r.RetryAt.Equal(redistest.T0.Add(31*time.Second)) {
 			t.Fatalf("early claim of retry batch = %v at %v", r.Outcome, r.RetryAt)
 		}
 		e.clock.Add(31 * time.Second)
@@ -449,7 +451,7 @@ func TestReconcile(t *testing.T) {
 		if v := e.serialEntry(t, "late-sn"); v != "j|0|0" {
 			t.Fatalf("serial of settled number not indexed: %q", v)
 		}
-		at := t0.Add(2 * time.Minute)
+		at := redistest.T0.Add(2 * time.Minute)
 		rb, ok, err := e.s.ResendUnknown(ctx, "j", 0, at)
 		if err != nil || !ok || rb.Batch != 1 || !rb.At.Equal(at) {
 			t.Fatalf("ResendUnknown = %+v, %v, %v", rb, ok, err)
@@ -490,12 +492,12 @@ func TestCommitEncoding(t *testing.T) {
 			{Index: 5, State: Sent, Fee: 1, SerialNo: "c"},
 			{Index: 1, State: Failed, Code: "F1"},
 			{Index: 4, State: Failed, Code: "F2", Fee: 9}, // a failed number's fee is not counted
-			{Index: 3, State: Retry, RetryAt: t0.Add(5 * time.Second)},
-			{Index: 2, State: Retry, RetryAt: t0.Add(time.Second)},
+			{Index: 3, State: Retry, RetryAt: redistest.T0.Add(5 * time.Second)},
+			{Index: 2, State: Retry, RetryAt: redistest.T0.Add(time.Second)},
 			// index 7: no result -> unknown
 		}
 		r := e.commit(t, "j", 0, "t", rs)
-		want := []RetryBatch{{Batch: 1, At: t0.Add(time.Second)}, {Batch: 2, At: t0.Add(5 * time.Second)}}
+		want := []RetryBatch{{Batch: 1, At: redistest.T0.Add(time.Second)}, {Batch: 2, At: redistest.T0.Add(5 * time.Second)}}
 		if !r.Applied || !r.HasUnknown || fmt.Sprint(r.RetryBatches) != fmt.Sprint(want) {
 			t.Fatalf("commit = %+v, want retry batches %v", r, want)
 		}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 // streamInput is a job's input in both forms: batches with E.164 strings (for CreateJob) and the
@@ -244,7 +246,7 @@ func TestCreateJobStreamResume(t *testing.T) {
 // see the same batches.
 func TestCreateJobStreamPasses(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, miniBackend, Options{})
+	e := newEnv(t, redistest.Mini(t), Options{})
 	ctx := context.Background()
 	packed := make([]NewBatch, 3)
 	for i := range packed {
@@ -264,7 +266,8 @@ func TestCreateJobStreamPasses(t *testing.T) {
 
 	for _, pass := range []int{2, 3} {
 		t.Run(fmt.Sprintf("changed on pass %d", pass), func(t *testing.T) {
-			e := newEnv(t, miniBackend, Options{})
+			t.Parallel()
+			e := newEnv(t, redistest.Mini(t), Options{})
 			calls := 0
 			created, err := e.s.CreateJobStream(ctx, testJob("j"), nil, 3, func(i int) (NewBatch, error) {
 				calls++
@@ -306,18 +309,20 @@ func TestCreateJobStreamValidation(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, miniBackend, Options{})
+			t.Parallel()
+			e := newEnv(t, redistest.Mini(t), Options{})
 			created, err := e.s.CreateJobStream(context.Background(), testJob("j"), tc.params, len(tc.batches), reusing(tc.batches), 0)
 			if created || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("CreateJobStream = %v, %v; want ErrInvalid mentioning %q", created, err, tc.want)
 			}
-			if n := len(e.mr.Keys()); n != 0 {
-				t.Fatalf("a rejected CreateJobStream wrote %d keys: %v", n, e.mr.Keys())
+			if n := len(e.db.Mini.Keys()); n != 0 {
+				t.Fatalf("a rejected CreateJobStream wrote %d keys: %v", n, e.db.Mini.Keys())
 			}
 		})
 	}
 	t.Run("arguments", func(t *testing.T) {
-		e := newEnv(t, miniBackend, Options{})
+		t.Parallel()
+		e := newEnv(t, redistest.Mini(t), Options{})
 		ctx := context.Background()
 		if _, err := e.s.CreateJobStream(ctx, testJob("j"), nil, -1, nil, 0); !errors.Is(err, ErrInvalid) {
 			t.Errorf("negative count: %v", err)
@@ -330,8 +335,8 @@ func TestCreateJobStreamValidation(t *testing.T) {
 		if _, err := e.s.CreateJobStream(cctx, testJob("j"), nil, 1, reusing(p(1)), 0); !errors.Is(err, context.Canceled) {
 			t.Errorf("cancelled context: %v", err)
 		}
-		if n := len(e.mr.Keys()); n != 0 {
-			t.Fatalf("wrote %d keys: %v", n, e.mr.Keys())
+		if n := len(e.db.Mini.Keys()); n != 0 {
+			t.Fatalf("wrote %d keys: %v", n, e.db.Mini.Keys())
 		}
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 func TestHaltParkResume(t *testing.T) {
@@ -18,7 +20,7 @@ func TestHaltParkResume(t *testing.T) {
 		if h, err := e.s.HaltOf(ctx, testApp); h != nil || err != nil {
 			t.Fatalf("HaltOf before halt = %v, %v", h, err)
 		}
-		probe := t0.Add(5 * time.Minute)
+		probe := redistest.T0.Add(5 * time.Minute)
 		if err := e.s.Halt(ctx, testApp, "FailedOperation.InsufficientBalanceInSmsPackage", probe); err != nil {
 			t.Fatal(err)
 		}
@@ -27,7 +29,7 @@ func TestHaltParkResume(t *testing.T) {
 			t.Fatal(err)
 		}
 		h, err := e.s.HaltOf(ctx, testApp)
-		if err != nil || h == nil || h.Code != "FailedOperation.InsufficientBalanceInSmsPackage" || !h.Since.Equal(t0) || !h.ProbeAt.Equal(probe.Add(time.Minute)) {
+		if err != nil || h == nil || h.Code != "FailedOperation.InsufficientBalanceInSmsPackage" || !h.Since.Equal(redistest.T0) || !h.ProbeAt.Equal(probe.Add(time.Minute)) {
 			t.Fatalf("HaltOf = %+v, %v", h, err)
 		}
 		if hs, err := e.s.Halts(ctx); err != nil || len(hs) != 1 || hs[0] != *h {
@@ -87,8 +89,8 @@ func TestLeases(t *testing.T) {
 			t.Fatal(err)
 		}
 		acquire("b", true)
-		if e.mr != nil {
-			e.mr.FastForward(time.Minute + time.Millisecond)
+		if !e.real() {
+			e.db.Mini.FastForward(time.Minute + time.Millisecond)
 			acquire("c", true) // b's lease ran out
 		}
 		if _, err := e.s.AcquireLease(ctx, "", "a", time.Second); !errors.Is(err, ErrInvalid) {
@@ -111,17 +113,17 @@ func TestRetention(t *testing.T) {
 		c := e.mustClaim(t, "j", 0, "t")
 		rs := allSent("j", 0, c)
 		rs[1] = NumberResult{Index: 1, State: Failed, Code: "F"}
-		rs[2] = NumberResult{Index: 2, State: Retry, RetryAt: t0.Add(time.Minute)}
+		rs[2] = NumberResult{Index: 2, State: Retry, RetryAt: redistest.T0.Add(time.Minute)}
 		if err := e.s.IndexSerials(ctx, "j", 0, rs); err != nil {
 			t.Fatal(err)
 		}
 		e.commit(t, "j", 0, "t", rs)
 		e.saveAndApply(t, []Receipt{receiptFor("j", 0, 0, nums(0, 1)[0], "SUCCESS"),
-			{SerialNo: "nope", PhoneNumber: "+8613912345678", Status: "FAIL", ReceivedAt: t0}})
+			{SerialNo: "nope", PhoneNumber: "+8613912345678", Status: "FAIL", ReceivedAt: redistest.T0}})
 		if _, err := e.s.SaveReceiptPage(ctx, testApp, []Receipt{{SerialNo: "unapplied"}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.s.Halt(ctx, testApp, "H", t0); err != nil {
+		if err := e.s.Halt(ctx, testApp, "H", redistest.T0); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.s.Park(ctx, testApp, "j", 1); err != nil {
@@ -196,7 +198,7 @@ func TestPopParked(t *testing.T) {
 		if _, ok, err := e.s.PopParked(ctx, testApp); ok || err != nil {
 			t.Fatalf("PopParked with nothing parked = %v, %v", ok, err)
 		}
-		if err := e.s.Halt(ctx, testApp, "H", t0); err != nil {
+		if err := e.s.Halt(ctx, testApp, "H", redistest.T0); err != nil {
 			t.Fatal(err)
 		}
 		for b := range 3 {

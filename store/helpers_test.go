@@ -3,49 +3,28 @@ package store
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
-
-// t0 is the fake clock's start.
-var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // env is one test's store on one backend.
 type env struct {
 	s     *Store
-	rdb   redis.UniversalClient
-	mr    *miniredis.Miniredis // nil on real Redis
-	clock *fakeClock
+	db    *redistest.DB
+	rdb   redis.UniversalClient // db.Client, with tags hooked in
+	clock *redistest.Clock
 	opts  Options
 	tags  *tagChecker
 }
 
-func (e *env) real() bool { return e.mr == nil }
+func (e *env) real() bool { return e.db.Real() }
 
 // allKeys lists every key (on every master of a cluster).
 func (e *env) allKeys(t *testing.T) []string {
@@ -73,84 +52,33 @@ func (e *env) allKeys(t *testing.T) []string {
 	return keys
 }
 
-// realRedisMu serialises tests on the REDIS_URL server: each flushes its database first.
-var realRedisMu sync.Mutex
-
-type backend int
-
-const (
-	miniBackend    backend = iota
-	redisBackend           // REDIS_URL
-	clusterBackend         // REDIS_CLUSTER_ADDRS
-)
-
-// backends runs fn against miniredis and, when REDIS_URL is set, against that Redis (whose
-// database is flushed before each test: CI points REDIS_URL at a private server), and when
-// REDIS_CLUSTER_ADDRS (comma-separated seed addresses) is set, against that private Redis Cluster
-// (flushed likewise).
+// backends runs fn on every backend of redistest.Each (miniredis, REDIS_URL, Redis Cluster).
 func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()
 	backendsOpts(t, Options{}, fn)
 }
 
-// backendsOpts is backends with store options (Now is always the fake clock).
+// backendsOpts is backends with store options (Now is always the fake clock). Only the miniredis
+// subtest runs in parallel: Each opens a real backend, taking its lock, before fn runs, and a
+// subtest paused in t.Parallel while holding that lock deadlocks the tests that wait for it in
+// the running slots it needs.
 func backendsOpts(t *testing.T, opts Options, fn func(t *testing.T, e *env)) {
 	t.Helper()
-	t.Run("miniredis", func(t *testing.T) { fn(t, newEnv(t, miniBackend, opts)) })
-	t.Run("redis", func(t *testing.T) { fn(t, newEnv(t, redisBackend, opts)) })
-	t.Run("cluster", func(t *testing.T) { fn(t, newEnv(t, clusterBackend, opts)) })
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		if !db.Real() {
+			t.Parallel()
+		}
+		fn(t, newEnv(t, db, opts))
+	}, redistest.WithCluster())
 }
 
-func newEnv(t testing.TB, b backend, opts Options) *env {
+// newEnv returns a store with opts on db, on a fake clock at redistest.T0, with the tag checker
+// hooked in: the test fails at its end if a script touched keys of more than one hash tag.
+func newEnv(t testing.TB, db *redistest.DB, opts Options) *env {
 	t.Helper()
-	e := &env{clock: &fakeClock{t: t0}, tags: &tagChecker{}}
-	ctx := context.Background()
-	switch b {
-	case redisBackend:
-		url := os.Getenv("REDIS_URL")
-		if url == "" {
-			t.Skip("REDIS_URL not set: the real-Redis variant runs only against a private redis-server (see .ci/run)")
-		}
-		o, err := redis.ParseURL(url)
-		if err != nil {
-			t.Fatalf("REDIS_URL: %v", err)
-		}
-		if isSharedRedis(o.Addr) {
-			t.Fatalf("REDIS_URL %s points at the shared Redis on port 6379: use a private server", url)
-		}
-		realRedisMu.Lock()
-		t.Cleanup(realRedisMu.Unlock)
-		e.rdb = redis.NewClient(o)
-		if err := e.rdb.FlushDB(ctx).Err(); err != nil {
-			t.Fatalf("FLUSHDB: %v", err)
-		}
-	case clusterBackend:
-		addrs := os.Getenv("REDIS_CLUSTER_ADDRS")
-		if addrs == "" {
-			t.Skip("REDIS_CLUSTER_ADDRS not set: the Redis Cluster variant runs only against a private cluster")
-		}
-		seeds := strings.Split(addrs, ",")
-		for _, a := range seeds {
-			if isSharedRedis(a) {
-				t.Fatalf("REDIS_CLUSTER_ADDRS %s includes port 6379: use a private cluster", addrs)
-			}
-		}
-		realRedisMu.Lock()
-		t.Cleanup(realRedisMu.Unlock)
-		cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: seeds})
-		if err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-			return c.FlushDB(ctx).Err()
-		}); err != nil {
-			t.Fatalf("FLUSHDB on the cluster: %v", err)
-		}
-		e.rdb = cc
-	default:
-		e.mr = miniredis.RunT(t)
-		e.rdb = redis.NewClient(&redis.Options{Addr: e.mr.Addr()})
-	}
+	e := &env{db: db, rdb: db.Client, clock: redistest.NewClock(redistest.T0), tags: &tagChecker{}}
 	e.rdb.AddHook(e.tags)
 	t.Cleanup(func() {
-		_ = e.rdb.Close()
 		if v := e.tags.violations(); len(v) > 0 {
 			t.Errorf("scripts touching keys of more than one hash tag (CROSSSLOT on Cluster):\n%s", strings.Join(v, "\n"))
 		}
@@ -159,11 +87,6 @@ func newEnv(t testing.TB, b backend, opts Options) *env {
 	e.opts = opts
 	e.s = New(e.rdb, opts)
 	return e
-}
-
-func isSharedRedis(addr string) bool {
-	_, port, err := net.SplitHostPort(addr)
-	return err == nil && port == "6379"
 }
 
 // tagChecker is a go-redis hook that records every EVAL/EVALSHA whose keys do not all share one
@@ -366,7 +289,5 @@ func (e *env) serialEntry(t *testing.T, serial string) string {
 // time: there only what the store computes from its clock moves).
 func (e *env) advance(d time.Duration) {
 	e.clock.Add(d)
-	if e.mr != nil {
-		e.mr.FastForward(d)
-	}
+	e.db.FastForward(d)
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 func TestCreateJob(t *testing.T) {
@@ -18,7 +20,7 @@ func TestCreateJob(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		job := Job{ID: "job-1", AppID: testApp, SignName: "Sign", TemplateID: "1001", SenderID: "snd",
-			ExtendCode: "12", Priority: PriorityOTP, ExpiresAt: t0.Add(10 * time.Minute), DeferDailyLimit: true}
+			ExtendCode: "12", Priority: PriorityOTP, ExpiresAt: redistest.T0.Add(10 * time.Minute), DeferDailyLimit: true}
 		batches := []NewBatch{
 			{ParamSet: 0, Numbers: nums(0, 200)},
 			{ParamSet: 1, Numbers: nums(200, 5)},
@@ -37,8 +39,8 @@ func TestCreateJob(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		job.CreatedAt = t0
-		if !got.ExpiresAt.Equal(job.ExpiresAt) || !got.CreatedAt.Equal(t0) {
+		job.CreatedAt = redistest.T0
+		if !got.ExpiresAt.Equal(job.ExpiresAt) || !got.CreatedAt.Equal(redistest.T0) {
 			t.Fatalf("times: got %v/%v", got.ExpiresAt, got.CreatedAt)
 		}
 		got.ExpiresAt, got.CreatedAt, job.ExpiresAt, job.CreatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
@@ -46,7 +48,7 @@ func TestCreateJob(t *testing.T) {
 			t.Fatalf("Job = %+v, want %+v", got, job)
 		}
 		st := e.wantCounts(t, "job-1", counts{State: StateRunning, Total: 207, Pending: 207})
-		if st.Rejected != 3 || st.Batches != 3 || st.AppID != testApp || st.Priority != PriorityOTP || !st.CreatedAt.Equal(t0) {
+		if st.Rejected != 3 || st.Batches != 3 || st.AppID != testApp || st.Priority != PriorityOTP || !st.CreatedAt.Equal(redistest.T0) {
 			t.Fatalf("status = %+v", st)
 		}
 		active, err := e.s.ActiveJobs(ctx)
@@ -101,25 +103,28 @@ func TestCreateJobValidation(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, miniBackend, Options{})
+			t.Parallel()
+			e := newEnv(t, redistest.Mini(t), Options{})
 			created, err := e.s.CreateJob(context.Background(), tc.job, tc.params, tc.batches, 0)
 			if created || err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("CreateJob = %v, %v; want ErrInvalid mentioning %q", created, err, tc.want)
 			}
-			if n := len(e.mr.Keys()); n != 0 {
-				t.Fatalf("a rejected CreateJob wrote %d keys: %v", n, e.mr.Keys())
+			if n := len(e.db.Mini.Keys()); n != 0 {
+				t.Fatalf("a rejected CreateJob wrote %d keys: %v", n, e.db.Mini.Keys())
 			}
 		})
 	}
 	t.Run("masked number", func(t *testing.T) {
-		e := newEnv(t, miniBackend, Options{})
+		t.Parallel()
+		e := newEnv(t, redistest.Mini(t), Options{})
 		_, err := e.s.CreateJob(context.Background(), testJob("j"), nil, []NewBatch{{Numbers: []string{"+8613812345678x"}}}, 0)
 		if err == nil || strings.Contains(err.Error(), "13812345678") || !strings.Contains(err.Error(), "+86138*****678x") {
 			t.Fatalf("err = %v; want the number masked", err)
 		}
 	})
 	t.Run("bad ids elsewhere", func(t *testing.T) {
-		e := newEnv(t, miniBackend, Options{})
+		t.Parallel()
+		e := newEnv(t, redistest.Mini(t), Options{})
 		ctx := context.Background()
 		for _, id := range []string{"", "x{y}", "a|b", "a b"} {
 			if _, err := e.s.Claim(ctx, id, 0, "t"); !errors.Is(err, ErrInvalid) {
@@ -131,7 +136,7 @@ func TestCreateJobValidation(t *testing.T) {
 			if _, err := e.s.Cancel(ctx, id); !errors.Is(err, ErrInvalid) {
 				t.Errorf("Cancel(%q) err = %v", id, err)
 			}
-			if err := e.s.Halt(ctx, id, "c", t0); !errors.Is(err, ErrInvalid) {
+			if err := e.s.Halt(ctx, id, "c", redistest.T0); !errors.Is(err, ErrInvalid) {
 				t.Errorf("Halt(%q) err = %v", id, err)
 			}
 		}
@@ -200,7 +205,7 @@ func TestScheduledAndExpired(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		sched := testJob("sched")
-		sched.SendAt = t0.Add(2 * time.Hour)
+		sched.SendAt = redistest.T0.Add(2 * time.Hour)
 		e.create(t, sched, 300, 200)
 		e.wantCounts(t, "sched", counts{State: StateScheduled, Total: 300, Pending: 300})
 		c := e.claim(t, "sched", 0, "t")
@@ -214,7 +219,7 @@ func TestScheduledAndExpired(t *testing.T) {
 
 		otp := testJob("otp")
 		otp.Priority = PriorityOTP
-		otp.ExpiresAt = t0.Add(10 * time.Minute)
+		otp.ExpiresAt = redistest.T0.Add(10 * time.Minute)
 		e.create(t, otp, 3, 2)
 		e.mustClaim(t, "otp", 0, "t")
 		e.clock.Add(10 * time.Minute)
@@ -255,7 +260,7 @@ func TestCancel(t *testing.T) {
 		}
 		// The batch in flight finishes; its retry numbers are cancelled, not moved.
 		rs := allSent("j", 1, c1)
-		rs[0].State, rs[0].RetryAt = Retry, t0.Add(time.Minute)
+		rs[0].State, rs[0].RetryAt = Retry, redistest.T0.Add(time.Minute)
 		if r := e.commit(t, "j", 1, "t1", rs); !r.Applied || len(r.RetryBatches) != 0 {
 			t.Fatalf("commit after cancel = %+v", r)
 		}
@@ -325,7 +330,7 @@ func TestFailJob(t *testing.T) {
 			t.Fatal(err)
 		}
 		rs := allSent("j", 0, c0)
-		rs[5].State, rs[5].RetryAt = Retry, t0.Add(time.Second)
+		rs[5].State, rs[5].RetryAt = Retry, redistest.T0.Add(time.Second)
 		if r := e.commit(t, "j", 0, "t0", rs); len(r.RetryBatches) != 0 {
 			t.Fatalf("retry batches after FailJob: %+v", r)
 		}
@@ -388,14 +393,14 @@ func TestPendingBatchesAndActive(t *testing.T) {
 		c := e.mustClaim(t, "j", 0, "t")
 		e.mustClaim(t, "j", 1, "t1")
 		rs := allSent("j", 0, c)
-		rs[3].State, rs[3].RetryAt = Retry, t0.Add(90*time.Second)
+		rs[3].State, rs[3].RetryAt = Retry, redistest.T0.Add(90*time.Second)
 		e.commit(t, "j", 0, "t", rs)
-		want := []Batch{{Index: 2}, {Index: 3, NotBefore: t0.Add(90 * time.Second)}}
+		want := []Batch{{Index: 2}, {Index: 3, NotBefore: redistest.T0.Add(90 * time.Second)}}
 		if got := pending(); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("PendingBatches = %v, want %v", got, want)
 		}
 		e.clock.Add(DefaultClaimLease) // batch 1's claim expired: its task must run again
-		want = []Batch{{Index: 1}, {Index: 2}, {Index: 3, NotBefore: t0.Add(90 * time.Second)}}
+		want = []Batch{{Index: 1}, {Index: 2}, {Index: 3, NotBefore: redistest.T0.Add(90 * time.Second)}}
 		if got := pending(); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("PendingBatches = %v, want %v", got, want)
 		}
@@ -466,7 +471,7 @@ func TestUnknownBatches(t *testing.T) {
 		if got, err := e.s.UnknownBatches(ctx, "j"); err != nil || !slices.Equal(got, []int{1, 3}) {
 			t.Fatalf("UnknownBatches = %v, %v", got, err)
 		}
-		if _, _, err := e.s.ResendUnknown(ctx, "j", 1, t0); err != nil {
+		if _, _, err := e.s.ResendUnknown(ctx, "j", 1, redistest.T0); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := e.s.UnknownBatches(ctx, "j"); !slices.Equal(got, []int{3}) {

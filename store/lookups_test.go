@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 // sendBatch claims and commits one batch as sent, with serials indexed.
@@ -167,7 +169,7 @@ func TestLookedUpReceiptCountsOnce(t *testing.T) {
 		e.sendAll(t, "j", 1)
 		n := nums(0, 2)
 		lookedUp := receiptFor("j", 0, 0, n[0], "SUCCESS")
-		lookedUp.ReceivedAt = t0.Add(2 * time.Minute) // the lookup's copy may carry another time
+		lookedUp.ReceivedAt = redistest.T0.Add(2 * time.Minute) // the lookup's copy may carry another time
 		if st := e.saveAndApply(t, []Receipt{lookedUp}); st != (ApplyStats{Applied: 1}) {
 			t.Fatalf("lookup page = %+v", st)
 		}

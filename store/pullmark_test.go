@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 // TestPullMark: a mark taken records a suspected loss at its time (the latest of several wins)
@@ -15,7 +17,7 @@ func TestPullMark(t *testing.T) {
 		if loss, err := e.s.ReceiptLossSuspected(ctx); err != nil || !loss.IsZero() {
 			t.Fatalf("ReceiptLossSuspected on a new store = %v, %v", loss, err)
 		}
-		if err := e.s.MarkPull(ctx, "1400000001", "a", t0); err != nil {
+		if err := e.s.MarkPull(ctx, "1400000001", "a", redistest.T0); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.s.ClearPull(ctx, "1400000001", "a"); err != nil {
@@ -25,17 +27,17 @@ func TestPullMark(t *testing.T) {
 			t.Fatalf("TakePullMark after ClearPull = %v, %v; want none", ok, err)
 		}
 		// Another puller's mark is not cleared: puller b pulls, a (whose lease ran out) clears.
-		if err := e.s.MarkPull(ctx, "1400000001", "b", t0); err != nil {
+		if err := e.s.MarkPull(ctx, "1400000001", "b", redistest.T0); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.s.ClearPull(ctx, "1400000001", "a"); err != nil {
 			t.Fatal(err)
 		}
-		if got, ok, err := e.s.TakePullMark(ctx, "1400000001"); err != nil || !ok || !got.Equal(t0) {
-			t.Fatalf("TakePullMark of b's mark after a's ClearPull = %v, %v, %v; want %v", got, ok, err, t0)
+		if got, ok, err := e.s.TakePullMark(ctx, "1400000001"); err != nil || !ok || !got.Equal(redistest.T0) {
+			t.Fatalf("TakePullMark of b's mark after a's ClearPull = %v, %v, %v; want %v", got, ok, err, redistest.T0)
 		}
-		later := t0.Add(time.Minute)
-		for _, at := range []time.Time{later, t0} {
+		later := redistest.T0.Add(time.Minute)
+		for _, at := range []time.Time{later, redistest.T0} {
 			if err := e.s.MarkPull(ctx, "1400000001", "a", at); err != nil {
 				t.Fatal(err)
 			}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 // sendAll claims and commits every batch of a job as sent, with serials indexed.
@@ -24,7 +26,7 @@ func (e *env) sendAll(t *testing.T, job string, batches int) {
 
 func receiptFor(job string, batch, idx int, number, status string) Receipt {
 	return Receipt{SerialNo: fmt.Sprintf("%s-%d-%d", job, batch, idx), PhoneNumber: number, Status: status,
-		Description: "DELIVRD", ReceivedAt: t0.Add(time.Minute)}
+		Description: "DELIVRD", ReceivedAt: redistest.T0.Add(time.Minute)}
 }
 
 func sameReceipt(a, b Receipt) bool {
@@ -104,7 +106,7 @@ func TestReceiptsConcurrentAppliers(t *testing.T) {
 			for i := p * 100; i < (p+1)*100; i++ {
 				page = append(page, receiptFor("j", i/200, i%200, numbers[i], "SUCCESS"))
 			}
-			page = append(page, Receipt{SerialNo: fmt.Sprintf("stray-%d", p), PhoneNumber: "+8613999999999", Status: "SUCCESS", ReceivedAt: t0})
+			page = append(page, Receipt{SerialNo: fmt.Sprintf("stray-%d", p), PhoneNumber: "+8613999999999", Status: "SUCCESS", ReceivedAt: redistest.T0})
 			id, err := e.s.SaveReceiptPage(ctx, testApp, page)
 			if err != nil {
 				t.Fatal(err)
@@ -184,9 +186,9 @@ func TestReceiptBySessionContext(t *testing.T) {
 		e.wantCounts(t, "j", counts{State: StateRunning, Total: 5, Unknown: 5, Pending: 5})
 		sc := SessionContext("j", 0, c.Attempt)
 		page := []Receipt{
-			{SerialNo: "never-indexed", PhoneNumber: c.Numbers[3], Status: "SUCCESS", SessionContext: sc, ReceivedAt: t0},
-			{PhoneNumber: "86" + c.Numbers[4][3:], Status: "SUCCESS", SessionContext: sc, ReceivedAt: t0}, // no '+'
-			{PhoneNumber: "+8613700000000", Status: "SUCCESS", SessionContext: sc, ReceivedAt: t0},        // not in the batch
+			{SerialNo: "never-indexed", PhoneNumber: c.Numbers[3], Status: "SUCCESS", SessionContext: sc, ReceivedAt: redistest.T0},
+			{PhoneNumber: "86" + c.Numbers[4][3:], Status: "SUCCESS", SessionContext: sc, ReceivedAt: redistest.T0},
+			{PhoneNumber: "+8613700000000", Status: "SUCCESS", SessionContext: sc, ReceivedAt: redistest.T0},
 		}
 		if st := e.saveAndApply(t, page); st != (ApplyStats{Applied: 2, Unmatched: 1}) {
 			t.Fatalf("apply = %+v", st)
@@ -204,9 +206,9 @@ func TestUnmatchedReceipts(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		num := "+8613812345678"
-		r1 := Receipt{SerialNo: "x1", PhoneNumber: num, Status: "SUCCESS", Description: "DELIVRD", ReceivedAt: t0.Add(time.Minute)}
-		r2 := Receipt{SerialNo: "x2", PhoneNumber: num, Status: "FAIL", Description: "UNDELIV", ReceivedAt: t0.Add(3 * time.Minute)}
-		r3 := Receipt{SerialNo: "x3", PhoneNumber: "garbage", Status: "FAIL", ReceivedAt: t0}
+		r1 := Receipt{SerialNo: "x1", PhoneNumber: num, Status: "SUCCESS", Description: "DELIVRD", ReceivedAt: redistest.T0.Add(time.Minute)}
+		r2 := Receipt{SerialNo: "x2", PhoneNumber: num, Status: "FAIL", Description: "UNDELIV", ReceivedAt: redistest.T0.Add(3 * time.Minute)}
+		r3 := Receipt{SerialNo: "x3", PhoneNumber: "garbage", Status: "FAIL", ReceivedAt: redistest.T0}
 		page := []Receipt{r2, r1, r3}
 		id, err := e.s.SaveReceiptPage(ctx, testApp, page)
 		if err != nil {
@@ -221,11 +223,11 @@ func TestUnmatchedReceipts(t *testing.T) {
 		if n, _ := e.s.UnmatchedCount(ctx, testApp); n != 3 {
 			t.Fatalf("UnmatchedCount = %d", n)
 		}
-		got, err := e.s.UnmatchedReceipts(ctx, num, t0)
+		got, err := e.s.UnmatchedReceipts(ctx, num, redistest.T0)
 		if err != nil || len(got) != 2 || !sameReceipt(got[0], r1) || !sameReceipt(got[1], r2) {
 			t.Fatalf("UnmatchedReceipts = %+v, %v", got, err)
 		}
-		got, _ = e.s.UnmatchedReceipts(ctx, num, t0.Add(2*time.Minute))
+		got, _ = e.s.UnmatchedReceipts(ctx, num, redistest.T0.Add(2*time.Minute))
 		if len(got) != 1 || !sameReceipt(got[0], r2) {
 			t.Fatalf("UnmatchedReceipts since +2m = %+v", got)
 		}

@@ -6,11 +6,14 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 // TestSandboxRecord: the first claim wins, a second owner gets the record in force, the owner
 // renews it, only the owner releases it, and it expires when nobody renews it.
 func TestSandboxRecord(t *testing.T) {
+	t.Parallel()
 	backends(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		if _, err := e.s.Sandbox(ctx); !errors.Is(err, ErrNotFound) {
@@ -53,8 +56,8 @@ func TestSandboxRecord(t *testing.T) {
 		if _, won, err = e.s.ClaimSandbox(ctx, b, time.Minute); err != nil || !won {
 			t.Fatalf("claim after release: %v %v", won, err)
 		}
-		if e.mr != nil {
-			e.mr.FastForward(time.Minute + time.Millisecond)
+		if !e.real() {
+			e.db.Mini.FastForward(time.Minute + time.Millisecond)
 			if _, err := e.s.Sandbox(ctx); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("after its ttl: err %v, want ErrNotFound", err)
 			}
@@ -64,7 +67,8 @@ func TestSandboxRecord(t *testing.T) {
 
 // TestSandboxRecordInvalid: records that could not be read back are refused.
 func TestSandboxRecordInvalid(t *testing.T) {
-	e := newEnv(t, miniBackend, Options{})
+	t.Parallel()
+	e := newEnv(t, redistest.Mini(t), Options{})
 	ctx := context.Background()
 	ok := SandboxRecord{URL: "http://127.0.0.1:9000", AppID: "1400000000", SignNames: []string{"Sandbox"}, Owner: "a"}
 	for name, mut := range map[string]func(*SandboxRecord){

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"testing"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 // endOfDay is the end of t's UTC day.
@@ -14,14 +16,15 @@ func endOfDay(t time.Time) time.Time {
 }
 
 func TestSerialKeyLayout(t *testing.T) {
-	if got := serialKey(7, dayOf(t0)); got != "sms:sn:{sn07}:20260301" {
+	t.Parallel()
+	if got := serialKey(7, dayOf(redistest.T0)); got != "sms:sn:{sn07}:20260301" {
 		t.Errorf("serialKey(7, t0) = %q", got)
 	}
-	if got := serialKey(15, dayOf(t0.Add(24*time.Hour))); got != "sms:sn:{sn0f}:20260302" {
+	if got := serialKey(15, dayOf(redistest.T0.Add(24*time.Hour))); got != "sms:sn:{sn0f}:20260302" {
 		t.Errorf("serialKey(15, t0+1d) = %q", got)
 	}
-	if d := dayOf(time.Date(2026, 3, 1, 23, 59, 59, 999e6, time.FixedZone("CST", 8*3600))); d != dayOf(t0) {
-		t.Errorf("days are UTC days: %d, want %d", d, dayOf(t0))
+	if d := dayOf(time.Date(2026, 3, 1, 23, 59, 59, 999e6, time.FixedZone("CST", 8*3600))); d != dayOf(redistest.T0) {
+		t.Errorf("days are UTC days: %d, want %d", d, dayOf(redistest.T0))
 	}
 	if d := dayOf(time.UnixMilli(-1)); d != -1 {
 		t.Errorf("dayOf(-1 ms) = %d", d)
@@ -30,9 +33,9 @@ func TestSerialKeyLayout(t *testing.T) {
 	// the shards have tags of their own (the index spreads over the slots of a Cluster).
 	tags := map[string]bool{}
 	for sh := range serialShards {
-		tag := hashTag(serialKey(sh, dayOf(t0)))
+		tag := hashTag(serialKey(sh, dayOf(redistest.T0)))
 		for d := range int64(10) {
-			if got := hashTag(serialKey(sh, dayOf(t0)+d-5)); got != tag {
+			if got := hashTag(serialKey(sh, dayOf(redistest.T0)+d-5)); got != tag {
 				t.Errorf("shard %d: day %d has tag %q, day 0 %q", sh, d, got, tag)
 			}
 		}
@@ -73,7 +76,7 @@ func TestIndexSerialsCommands(t *testing.T) {
 		total := int64(0)
 		for _, k := range keys {
 			total += e.rdb.HLen(ctx, k).Val()
-			if ttl, want := e.rdb.PTTL(ctx, k).Val(), endOfDay(t0).Add(DefaultRetention).Sub(t0); ttl <= want-time.Second || ttl > want {
+			if ttl, want := e.rdb.PTTL(ctx, k).Val(), endOfDay(redistest.T0).Add(DefaultRetention).Sub(redistest.T0); ttl <= want-time.Second || ttl > want {
 				t.Errorf("TTL of %s = %v, want %v", k, ttl, want)
 			}
 		}
@@ -126,7 +129,7 @@ func TestSerialIndexAcrossDays(t *testing.T) {
 		page := []Receipt{
 			{SerialNo: rs[0].SerialNo, PhoneNumber: n[0], Status: ReceiptSuccess, ReceivedAt: e.clock.Now()},
 			{SerialNo: rs[1].SerialNo, PhoneNumber: n[1], Status: "FAIL"},
-			{SerialNo: rs[2].SerialNo, PhoneNumber: n[2], Status: ReceiptSuccess, ReceivedAt: t0.Add(-10 * time.Hour)},
+			{SerialNo: rs[2].SerialNo, PhoneNumber: n[2], Status: ReceiptSuccess, ReceivedAt: redistest.T0.Add(-10 * time.Hour)},
 		}
 		if st := e.saveAndApply(t, page); st != (ApplyStats{Applied: 3}) {
 			t.Fatalf("apply = %+v, want 3 applied", st)
@@ -152,8 +155,8 @@ func TestSerialIndexRetention(t *testing.T) {
 		if err := e.s.IndexSerials(ctx, "j", 0, []NumberResult{{Index: 0, State: Sent, SerialNo: "sn-old"}}); err != nil {
 			t.Fatal(err)
 		}
-		expires := endOfDay(t0).Add(48 * time.Hour)
-		e.advance(expires.Sub(t0) - time.Minute)
+		expires := endOfDay(redistest.T0).Add(48 * time.Hour)
+		e.advance(expires.Sub(redistest.T0) - time.Minute)
 		if got := e.serialEntry(t, "sn-old"); got != "j|0|0" {
 			t.Fatalf("a minute before expiry: entry %q", got)
 		}
@@ -169,8 +172,8 @@ func TestSerialIndexRetention(t *testing.T) {
 		if st := e.saveAndApply(t, page); st != (ApplyStats{Unmatched: 1}) {
 			t.Fatalf("receipt of an expired serial = %+v, want unmatched", st)
 		}
-		if e.mr != nil {
-			if e.mr.Exists(serialKey(serialShard("sn-old"), dayOf(t0))) {
+		if !e.real() {
+			if e.db.Mini.Exists(serialKey(serialShard("sn-old"), dayOf(redistest.T0))) {
 				t.Error("the expired bucket still exists")
 			}
 		}
@@ -252,6 +255,7 @@ func TestIndexEvidenceSerialsSingleSlot(t *testing.T) {
 }
 
 func TestCivilDate(t *testing.T) {
+	t.Parallel()
 	for day := int64(-800_000); day < 800_000; day += 37 {
 		want := time.UnixMilli(day * dayMs).UTC()
 		y, m, d := civilDate(day)

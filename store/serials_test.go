@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 func ref(job string, batch, idx int) SerialRef {
@@ -65,7 +67,7 @@ func TestIndexEvidenceSerials(t *testing.T) {
 		if want := map[string]SerialRef{"sn-a": ref("ja", 0, 3), "sn-fresh": ref("jb", 4, 1)}; !maps.Equal(got, want) {
 			t.Errorf("index = %v, want %v", got, want)
 		}
-		if ttl := e.rdb.PTTL(ctx, serialKey(serialShard("sn-fresh"), dayOf(t0))).Val(); ttl <= DefaultRetention || ttl > DefaultRetention+24*time.Hour {
+		if ttl := e.rdb.PTTL(ctx, serialKey(serialShard("sn-fresh"), dayOf(redistest.T0))).Val(); ttl <= DefaultRetention || ttl > DefaultRetention+24*time.Hour {
 			t.Errorf("TTL of an evidence serial's bucket = %v, want (%v, %v]", ttl, DefaultRetention, DefaultRetention+24*time.Hour)
 		}
 		// The same serial claimed for another number of the same batch is a conflict too.
@@ -80,6 +82,7 @@ func TestIndexEvidenceSerials(t *testing.T) {
 }
 
 func TestParseSessionContext(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in             string
 		job            string

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
 	"github.com/redis/go-redis/v9"
 
@@ -76,6 +75,7 @@ func fakeServerSettings(t *testing.T, settings map[string]string, refuseConfig, 
 // TestCheckServer: the eviction policy refuses, persistence is reported, CONFIG refused falls
 // back to INFO, and both refused leave the settings unchecked without an error.
 func TestCheckServer(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name                     string
 		settings                 map[string]string
@@ -102,6 +102,7 @@ func TestCheckServer(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			rdb := fakeServerSettings(t, tc.settings, tc.refuseConfig, tc.refuseInfo)
 			got, err := New(rdb, Options{}).CheckServer(context.Background())
 			if tc.wantErr == "" && err != nil {
@@ -129,6 +130,7 @@ func TestCheckServer(t *testing.T) {
 
 // TestServerConfigDurable: durable, not durable, or not known.
 func TestServerConfigDurable(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		c              ServerConfig
 		durable, known bool
@@ -149,10 +151,8 @@ func TestServerConfigDurable(t *testing.T) {
 
 // TestCheckServerMiniredis: miniredis knows neither CONFIG nor INFO memory: unchecked, no error.
 func TestCheckServerMiniredis(t *testing.T) {
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
-	got, err := New(rdb, Options{}).CheckServer(context.Background())
+	t.Parallel()
+	got, err := New(redistest.Mini(t).Client, Options{}).CheckServer(context.Background())
 	if err != nil || len(got) != 1 || got[0].Unchecked == nil || got[0].Source != "" {
 		t.Fatalf("got %+v, %v; want one unchecked config and no error", got, err)
 	}
@@ -160,6 +160,7 @@ func TestCheckServerMiniredis(t *testing.T) {
 
 // TestCheckServerDown: a Redis that does not answer is an error, not "unchecked".
 func TestCheckServerDown(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +177,7 @@ func TestCheckServerDown(t *testing.T) {
 // TestCheckServerRealRedis: a real Redis with allkeys-lru is refused by name; noeviction without
 // persistence is reported as not durable; with CONFIG renamed, INFO still finds the policy.
 func TestCheckServerRealRedis(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		args    []string
@@ -193,6 +195,7 @@ func TestCheckServerRealRedis(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			addr := redistest.StartServer(t, tc.args...)
 			rdb := redis.NewClient(&redis.Options{Addr: addr})
 			defer rdb.Close()

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 // jobKeysOf lists every key of a job that exists: job hash, params, codes and batches 0..n-1 (a
@@ -73,12 +75,12 @@ func TestRunningJobOutlivesRetention(t *testing.T) {
 	backendsOpts(t, Options{Retention: ret}, func(t *testing.T, e *env) {
 		e.create(t, testJob("j"), 10, 4) // batches 0..2
 		sched := testJob("sched")
-		sched.SendAt = t0.Add(30 * 24 * time.Hour)
+		sched.SendAt = redistest.T0.Add(30 * 24 * time.Hour)
 		e.create(t, sched, 3, 3)
 		c := e.mustClaim(t, "j", 0, "t")
 		rs := allSent("j", 0, c)
 		rs[1] = NumberResult{Index: 1, State: Failed, Code: "F"}
-		rs[2] = NumberResult{Index: 2, State: Retry, RetryAt: t0.Add(time.Minute)} // retry batch 3
+		rs[2] = NumberResult{Index: 2, State: Retry, RetryAt: redistest.T0.Add(time.Minute)} // retry batch 3
 		e.commit(t, "j", 0, "t", rs)
 		keys := e.jobKeysOf(t, "j")
 		if len(keys) != 7 {
@@ -166,7 +168,7 @@ func TestHaltLongerThanRetention(t *testing.T) {
 	backendsOpts(t, Options{Retention: ret}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		e.create(t, testJob("j"), 12, 4) // batches 0..2
-		if err := e.s.Halt(ctx, testApp, "H", t0.Add(time.Minute)); err != nil {
+		if err := e.s.Halt(ctx, testApp, "H", redistest.T0.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		e.wantTTL(t, ret-time.Minute, ret, haltKey(testApp)) // nothing parked yet

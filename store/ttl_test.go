@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
 func TestAddSat(t *testing.T) {
@@ -52,9 +54,10 @@ func TestCreateJobFarFutureSendAt(t *testing.T) {
 	}{
 		{"year 2500", 0, time.Date(2500, 1, 1, 0, 0, 0, 0, time.UTC)},
 		{"year 9999 and a century of retention", 100 * 365 * 24 * time.Hour, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)},
-		{"next week", 0, t0.Add(7 * 24 * time.Hour)},
+		{"next week", 0, redistest.T0.Add(7 * 24 * time.Hour)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			backendsOpts(t, Options{Retention: tc.retention}, func(t *testing.T, e *env) {
 				ctx := context.Background()
 				job := testJob("far")
@@ -92,14 +95,15 @@ func TestCreateJobTimesOutOfRange(t *testing.T) {
 		{"creation year 20000", func(j *Job) { j.CreatedAt = time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC) }, "creation time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, miniBackend, Options{})
+			t.Parallel()
+			e := newEnv(t, redistest.Mini(t), Options{})
 			job := testJob("j")
 			tc.edit(&job)
 			created, err := e.s.CreateJob(context.Background(), job, nil, batchesOf(nums(0, 1), 1), 0)
 			if created || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("CreateJob = %v, %v; want ErrInvalid naming the %s", created, err, tc.want)
 			}
-			if n := len(e.mr.Keys()); n != 0 {
+			if n := len(e.db.Mini.Keys()); n != 0 {
 				t.Fatalf("wrote %d keys", n)
 			}
 		})
