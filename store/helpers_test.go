@@ -58,18 +58,13 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 	backendsOpts(t, Options{}, fn)
 }
 
-// backendsOpts is backends with store options (Now is always the fake clock). Only the miniredis
-// subtest runs in parallel: Each opens a real backend, taking its lock, before fn runs, and a
-// subtest paused in t.Parallel while holding that lock deadlocks the tests that wait for it in
-// the running slots it needs.
+// backendsOpts is backends with store options (Now is always the fake clock). The subtests run
+// in parallel (real backends still one at a time: redistest holds them per test).
 func backendsOpts(t *testing.T, opts Options, fn func(t *testing.T, e *env)) {
 	t.Helper()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		if !db.Real() {
-			t.Parallel()
-		}
 		fn(t, newEnv(t, db, opts))
-	}, redistest.WithCluster())
+	}, redistest.WithCluster(), redistest.Parallel())
 }
 
 // newEnv returns a store with opts on db, on a fake clock at redistest.T0, with the tag checker
