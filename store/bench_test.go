@@ -11,7 +11,7 @@ import (
 // benchBackends runs bench on miniredis and on the private Redis at REDIS_URL (skipped when unset),
 // as sub-benchmarks named after the backend.
 func benchBackends(b *testing.B, bench func(b *testing.B, e *env)) {
-	for _, be := range []redistest.Backend{redistest.Miniredis, redistest.Redis} {
+	for _, be := range redistest.Backends() {
 		b.Run(string(be), func(b *testing.B) { bench(b, newEnv(b, redistest.Open(b, be), Options{})) })
 	}
 }

@@ -66,21 +66,32 @@ func WithCluster() Option { return func(c *config) { c.cluster = true } }
 // subtests then run at once with other parallel tests, real-Redis ones one at a time.
 func Parallel() Option { return func(c *config) { c.parallel = true } }
 
+func configOf(opts []Option) config {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// Backends is the one list of backends, in the order Each runs them: miniredis, the real Redis,
+// and with WithCluster the Redis Cluster. Benchmarks range over it with b.Run and Open.
+func Backends(opts ...Option) []Backend {
+	bs := []Backend{Miniredis, Redis}
+	if configOf(opts).cluster {
+		bs = append(bs, Cluster)
+	}
+	return bs
+}
+
 // Each runs fn once per backend as a subtest named after it: miniredis, then the private Redis
 // at REDIS_URL (skipped with the reason when unset), then with WithCluster the private Redis
 // Cluster at REDIS_CLUSTER_ADDRS. For parallel subtests pass Parallel(); fn itself must not call
 // t.Parallel (see Open).
 func Each(t *testing.T, fn func(t *testing.T, db *DB), opts ...Option) {
 	t.Helper()
-	var c config
-	for _, o := range opts {
-		o(&c)
-	}
-	bs := []Backend{Miniredis, Redis}
-	if c.cluster {
-		bs = append(bs, Cluster)
-	}
-	for _, b := range bs {
+	c := configOf(opts)
+	for _, b := range Backends(opts...) {
 		t.Run(string(b), func(t *testing.T) {
 			if c.parallel {
 				t.Parallel()
