@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/retry"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
@@ -137,7 +138,7 @@ func TestPullerSkipsAnAppThatDoesNotExist(t *testing.T) {
 		}
 		return nil, nil
 	}
-	clock := &fixedClock{t: t0}
+	clock := redistest.NewClock(t0)
 	p := newFaultPuller(t, st, snd, clock.Now, testApp)
 	for range 3 {
 		if err := p.PullOnce(context.Background()); err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tasks"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
@@ -18,7 +19,7 @@ type reconcileFixture struct {
 	snd     *fakeSender
 	enq     *fakeEnqueuer
 	lim     *fakeLimiter
-	clock   *fixedClock
+	clock   *redistest.Clock
 	h       *ReconcileHandler
 	sentAt  time.Time
 	settled []store.NumberResult
@@ -33,7 +34,7 @@ type reconcileFixture struct {
 func newReconcileFixture(t *testing.T, prio string) *reconcileFixture {
 	t.Helper()
 	f := &reconcileFixture{st: &fakeStore{}, snd: &fakeSender{}, enq: &fakeEnqueuer{}, lim: &fakeLimiter{},
-		clock: &fixedClock{t: t0.Add(10 * time.Second)}, sentAt: t0}
+		clock: redistest.NewClock(t0.Add(10 * time.Second)), sentAt: t0}
 	f.st.UnknownsFunc = func(context.Context, string, int) ([]store.UnknownNumber, error) {
 		return []store.UnknownNumber{
 			{Index: 0, Number: testNumbers[0], Attempt: 2, SentAt: f.sentAt},
@@ -129,7 +130,7 @@ func TestReconcileOTPResendsAtOnce(t *testing.T) {
 
 func TestReconcileExpiredOTPLooksForEvidence(t *testing.T) {
 	f := newReconcileFixture(t, tasks.PriorityOTP)
-	f.clock.t = t0.Add(11 * time.Minute) // past ExpiresAt and the window
+	f.clock.Set(t0.Add(11 * time.Minute)) // past ExpiresAt and the window
 	if err := f.run(t); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestReconcileEvidenceByUnmatchedReceipt(t *testing.T) {
 
 func TestReconcileEvidenceByNumberAfterWindow(t *testing.T) {
 	f := newReconcileFixture(t, tasks.PriorityNormal)
-	f.clock.t = t0.Add(DefaultReconcileWindow)
+	f.clock.Set(t0.Add(DefaultReconcileWindow))
 	f.snd.PullByPhoneFunc = func(_ context.Context, r tencentsms.PullByPhoneRequest) ([]tencentsms.Receipt, error) {
 		if r.PhoneNumber != testNumbers[1] {
 			return nil, nil
@@ -198,7 +199,7 @@ func TestReconcileEvidenceByNumberAfterWindow(t *testing.T) {
 		t.Fatalf("lookups = %d, limiter waits = %d; want 2 each", len(f.snd.byPhone), f.lim.waits)
 	}
 	r := f.snd.byPhone[0]
-	if r.AppID != testApp || !r.Begin.Equal(t0.Add(-DefaultEvidenceSlack)) || !r.End.Equal(f.clock.t) || r.Limit != 100 {
+	if r.AppID != testApp || !r.Begin.Equal(t0.Add(-DefaultEvidenceSlack)) || !r.End.Equal(f.clock.Now()) || r.Limit != 100 {
 		t.Errorf("lookup request = %+v", r)
 	}
 	if len(f.applied) != 1 || f.applied[0].Status != "FAIL" {
@@ -218,7 +219,7 @@ func TestReconcileEvidenceByNumberAfterWindow(t *testing.T) {
 
 func TestReconcileNoEvidenceResendsAfterWindow(t *testing.T) {
 	f := newReconcileFixture(t, tasks.PriorityBulk)
-	f.clock.t = t0.Add(2 * DefaultReconcileWindow)
+	f.clock.Set(t0.Add(2 * DefaultReconcileWindow))
 	if err := f.run(t); err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func TestReconcileLookupErrorsNeverResend(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newReconcileFixture(t, tasks.PriorityNormal)
-			f.clock.t = t0.Add(DefaultReconcileWindow)
+			f.clock.Set(t0.Add(DefaultReconcileWindow))
 			f.snd.PullByPhoneFunc = func(context.Context, tencentsms.PullByPhoneRequest) ([]tencentsms.Receipt, error) {
 				return nil, tc.err
 			}
@@ -343,7 +344,7 @@ func TestReconcileOtherJobsReceiptsAreNoEvidence(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newReconcileFixture(t, tasks.PriorityNormal)
-			f.clock.t = t0.Add(DefaultReconcileWindow)
+			f.clock.Set(t0.Add(DefaultReconcileWindow))
 			if tc.index {
 				f.refs["a-0"], f.refs["a-1"] = serialRef("jA", 0, 0), serialRef("jA", 0, 1)
 			}
@@ -374,7 +375,7 @@ func TestReconcileOtherJobsReceiptsAreNoEvidence(t *testing.T) {
 // serial index as it is now.
 func TestReconcileUnmatchedReceiptIndexedSince(t *testing.T) {
 	f := newReconcileFixture(t, tasks.PriorityNormal)
-	f.clock.t = t0.Add(DefaultReconcileWindow)
+	f.clock.Set(t0.Add(DefaultReconcileWindow))
 	f.refs["late"] = serialRef("jA", 3, 7)
 	f.st.UnmatchedReceiptsFunc = func(_ context.Context, number string, _ time.Time) ([]store.Receipt, error) {
 		if number != testNumbers[0] {
@@ -400,7 +401,7 @@ func TestReconcileUnmatchedReceiptIndexedSince(t *testing.T) {
 // evidence, and its serial is indexed to the number.
 func TestReconcileGenuineLostReplyEvidence(t *testing.T) {
 	f := newReconcileFixture(t, tasks.PriorityNormal)
-	f.clock.t = t0.Add(DefaultReconcileWindow)
+	f.clock.Set(t0.Add(DefaultReconcileWindow))
 	f.refs["ours-1"] = serialRef("j1", 0, 5) // indexed to this very number by an earlier run
 	f.snd.PullByPhoneFunc = func(_ context.Context, r tencentsms.PullByPhoneRequest) ([]tencentsms.Receipt, error) {
 		sn := "ours-0"
@@ -432,7 +433,7 @@ func TestReconcileGenuineLostReplyEvidence(t *testing.T) {
 // the reconcile looks again instead of resending.
 func TestReconcileEvidenceSerialTakenMeanwhile(t *testing.T) {
 	f := newReconcileFixture(t, tasks.PriorityNormal)
-	f.clock.t = t0.Add(DefaultReconcileWindow)
+	f.clock.Set(t0.Add(DefaultReconcileWindow))
 	f.snd.PullByPhoneFunc = func(_ context.Context, r tencentsms.PullByPhoneRequest) ([]tencentsms.Receipt, error) {
 		sn := "race-0"
 		if r.PhoneNumber == testNumbers[1] {

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/retry"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tasks"
@@ -46,7 +47,7 @@ type sendFixture struct {
 	snd   *fakeSender
 	enq   *fakeEnqueuer
 	lim   *fakeLimiter
-	clock *fixedClock
+	clock *redistest.Clock
 	m     *Metrics
 	h     *SendHandler
 }
@@ -58,7 +59,7 @@ func newSendFixture(t *testing.T, prio string) *sendFixture {
 		snd:   &fakeSender{},
 		enq:   &fakeEnqueuer{},
 		lim:   &fakeLimiter{},
-		clock: &fixedClock{t: t0},
+		clock: redistest.NewClock(t0),
 	}
 	f.st.ClaimFunc = func(context.Context, string, int, string) (store.ClaimResult, error) {
 		return claimedBatch(prio), nil
