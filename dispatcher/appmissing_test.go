@@ -14,6 +14,7 @@ import (
 
 // A job naming an app that does not exist fails at once with the code; the app is not halted.
 func TestSendAppThatDoesNotExistFailsTheJob(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	commits := f.captureCommits(store.CommitResult{Applied: true})
 	var failCode string
@@ -46,6 +47,7 @@ func TestSendAppThatDoesNotExistFailsTheJob(t *testing.T) {
 // Against the sandbox: the job fails at once with the code in its status, and the puller asks
 // for the missing app once, not every run.
 func TestIntegrationAppThatDoesNotExist(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		it := newITest(t, db, nil)

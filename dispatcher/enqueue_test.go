@@ -18,6 +18,7 @@ import (
 // and sweeps once through tasks.Enqueuer on miniredis: a dead task is replaced by a pending one, a
 // pending one is left alone.
 func TestSweepRevivesDeadTasks(t *testing.T) {
+	t.Parallel()
 	const app = "1400000008"
 	now := time.Now()
 	probeAt := now.Add(-time.Minute)

@@ -290,6 +290,7 @@ func (it *itest) checkExactlyOnce(t *testing.T) {
 }
 
 func TestIntegrationBatchTaskRunTwice(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		it := newITest(t, db, nil)
@@ -308,6 +309,7 @@ func TestIntegrationBatchTaskRunTwice(t *testing.T) {
 }
 
 func TestIntegrationBatchTaskRunTwiceAtOnce(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		// Latency widens the window in which both runs are inside the handler.
@@ -347,6 +349,7 @@ func TestIntegrationBatchTaskRunTwiceAtOnce(t *testing.T) {
 }
 
 func TestIntegrationLostReplyReconciledByReceipt(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		it := newITest(t, db, func(c *sandbox.Config) { c.Faults.DropRate = 1 })
@@ -388,6 +391,7 @@ func TestIntegrationLostReplyReconciledByReceipt(t *testing.T) {
 }
 
 func TestIntegrationLostReplyReconciledByNumberLookup(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		it := newITest(t, db, func(c *sandbox.Config) { c.Faults.DropRate = 1 })
@@ -420,6 +424,7 @@ func TestIntegrationLostReplyReconciledByNumberLookup(t *testing.T) {
 }
 
 func TestIntegrationUnknownWithoutEvidenceResent(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		// InternalError.Timeout before the send is recorded: the outcome is unknown to us, and
@@ -456,6 +461,7 @@ func TestIntegrationUnknownWithoutEvidenceResent(t *testing.T) {
 // MaxTransientRetries is used up: its retry batches carry the attempt count on, so the bound holds
 // across batches instead of each retry batch starting again at attempt 1.
 func TestIntegrationThirtySecondLimitBounded(t *testing.T) {
+	t.Parallel()
 	const code = "LimitExceeded.PhoneNumberThirtySecondLimit"
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
@@ -502,6 +508,7 @@ func TestIntegrationThirtySecondLimitBounded(t *testing.T) {
 // window, Tencent refuses B's call and the reply is lost. A's receipts, found by number, are no
 // evidence for B: B's numbers are resent (and accepted once the window passed), A keeps its serials.
 func TestIntegrationOtherJobsReceiptsNoEvidence(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		it := newITest(t, db, func(c *sandbox.Config) { c.FrequencyInterval = 30 * time.Second })
@@ -568,6 +575,7 @@ func TestIntegrationOtherJobsReceiptsNoEvidence(t *testing.T) {
 }
 
 func TestIntegrationOTPUnknownResentAtOnce(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		it := newITest(t, db, func(c *sandbox.Config) {
@@ -588,6 +596,7 @@ func TestIntegrationOTPUnknownResentAtOnce(t *testing.T) {
 }
 
 func TestIntegrationTwoPullers(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		it := newITest(t, db, nil)
@@ -622,6 +631,7 @@ func TestIntegrationTwoPullers(t *testing.T) {
 }
 
 func TestIntegrationPullerCrashAfterSave(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		it := newITest(t, db, nil)
@@ -675,6 +685,7 @@ func (crashAfterSave) ApplyReceiptPage(context.Context, string, store.SavedPage)
 }
 
 func TestIntegrationHaltProbeResume(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		it := newITest(t, db, func(c *sandbox.Config) {
@@ -713,6 +724,7 @@ func TestIntegrationHaltProbeResume(t *testing.T) {
 }
 
 func TestIntegrationSweeper(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		it := newITest(t, db, nil)
@@ -752,6 +764,7 @@ func (j jobsOnly) ActiveJobs(context.Context) ([]string, error) { return []strin
 func (j jobsOnly) Halts(context.Context) ([]store.Halt, error)  { return nil, nil }
 
 func TestIntegrationAsynqEnqueuer(t *testing.T) {
+	t.Parallel()
 	rdb := redistest.Mini(t).Client
 	enq := &enqueuer{q: tasks.NewEnqueuer(rdb), m: orNew(nil), now: time.Now}
 	for range 2 { // the second is refused by TaskID: already queued, which is fine

@@ -83,6 +83,7 @@ func (it *itest) newLookup(t *testing.T, maxPerRun int) (*ReceiptLookup, *counti
 // A worker killed between a pull's reply and the save of its page loses that page: the numbers
 // get their receipts by lookup a few minutes later, each looked up once, through the limiter.
 func TestIntegrationLostPageRecoveredByLookup(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		it := newITest(t, db, nil)
@@ -146,6 +147,7 @@ func TestIntegrationLostPageRecoveredByLookup(t *testing.T) {
 // Lookups before the pull: the pulled receipts then count as duplicates. A bound smaller than the
 // backlog spreads the lookups over runs, each number still looked up once.
 func TestIntegrationLookupThenPullCountsOnce(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		it := newITest(t, db, nil)
@@ -219,6 +221,7 @@ func (s *lookupStore) SaveReceiptPage(_ context.Context, _ string, page []store.
 // Only a number's own receipts are applied; a throttled lookup stops the run and the number is
 // looked up again next run; the round is marked done with the next round's time.
 func TestReceiptLookupAppliesOwnReceiptsOnly(t *testing.T) {
+	t.Parallel()
 	sentAt := t0.Add(-10 * time.Minute)
 	ref := store.BatchRef{Job: "j1", Batch: 3}
 	st := &lookupStore{batch: store.AwaitingBatch{BatchRef: ref, App: testApp, Attempt: 1, SentAt: sentAt, Round: 1,
@@ -287,6 +290,7 @@ func TestReceiptLookupAppliesOwnReceiptsOnly(t *testing.T) {
 // the pull lease records a suspected loss, and the numbers sent before it are looked up once
 // ReceiptLossGrace has passed, not after the whole lookup age.
 func TestIntegrationLeftPullMarkLooksUpSoon(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		t.Parallel()
 		it := newITest(t, db, nil)

@@ -60,6 +60,7 @@ func newFaultPuller(t *testing.T, st *fakeStore, snd *fakeSender, now func() tim
 // A Redis outage longer than any fixed number of tries: the pulled page is kept, nothing more is
 // pulled meanwhile, and once Redis is back every receipt is applied once.
 func TestPullerKeepsAnUnsavedPageAndStopsPulling(t *testing.T) {
+	t.Parallel()
 	st, snd, mem := &fakeStore{}, &fakeSender{}, newMemReceipts()
 	mem.install(st)
 	fails := &failingSaves{}
@@ -98,6 +99,7 @@ func TestPullerKeepsAnUnsavedPageAndStopsPulling(t *testing.T) {
 
 // Shutdown during an outage: Run tries once more after its context ends, on a context of its own.
 func TestPullerRunSavesTheKeptPageWhenStopping(t *testing.T) {
+	t.Parallel()
 	st, snd, mem := &fakeStore{}, &fakeSender{}, newMemReceipts()
 	mem.install(st)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -124,6 +126,7 @@ func TestPullerRunSavesTheKeptPageWhenStopping(t *testing.T) {
 // An app that answers SdkAppIdNotExist is not pulled again until MissingAppRecheck has passed;
 // the others are pulled on every run.
 func TestPullerSkipsAnAppThatDoesNotExist(t *testing.T) {
+	t.Parallel()
 	const missingApp = "1400000999"
 	st, snd := &fakeStore{}, &fakeSender{}
 	st.AppsFunc = func(context.Context) ([]string, error) { return []string{missingApp}, nil }

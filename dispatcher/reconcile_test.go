@@ -101,6 +101,7 @@ func (f *reconcileFixture) run(t *testing.T) error {
 }
 
 func TestReconcileNothingUnknown(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
 	f.st.UnknownsFunc = func(context.Context, string, int) ([]store.UnknownNumber, error) { return nil, nil }
 	if err := f.run(t); err != nil {
@@ -112,6 +113,7 @@ func TestReconcileNothingUnknown(t *testing.T) {
 }
 
 func TestReconcileOTPResendsAtOnce(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityOTP)
 	if err := f.run(t); err != nil {
 		t.Fatal(err)
@@ -129,6 +131,7 @@ func TestReconcileOTPResendsAtOnce(t *testing.T) {
 }
 
 func TestReconcileExpiredOTPLooksForEvidence(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityOTP)
 	f.clock.Set(t0.Add(11 * time.Minute)) // past ExpiresAt and the window
 	if err := f.run(t); err != nil {
@@ -143,6 +146,7 @@ func TestReconcileExpiredOTPLooksForEvidence(t *testing.T) {
 }
 
 func TestReconcileEvidenceByUnmatchedReceipt(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
 	var since time.Time
 	f.st.UnmatchedReceiptsFunc = func(_ context.Context, number string, s time.Time) ([]store.Receipt, error) {
@@ -183,6 +187,7 @@ func TestReconcileEvidenceByUnmatchedReceipt(t *testing.T) {
 }
 
 func TestReconcileEvidenceByNumberAfterWindow(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
 	f.clock.Set(t0.Add(DefaultReconcileWindow))
 	f.snd.PullByPhoneFunc = func(_ context.Context, r tencentsms.PullByPhoneRequest) ([]tencentsms.Receipt, error) {
@@ -218,6 +223,7 @@ func TestReconcileEvidenceByNumberAfterWindow(t *testing.T) {
 }
 
 func TestReconcileNoEvidenceResendsAfterWindow(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityBulk)
 	f.clock.Set(t0.Add(2 * DefaultReconcileWindow))
 	if err := f.run(t); err != nil {
@@ -233,6 +239,7 @@ func TestReconcileNoEvidenceResendsAfterWindow(t *testing.T) {
 }
 
 func TestReconcileLookupErrorsNeverResend(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
 		err  error
 		wait bool
@@ -263,6 +270,7 @@ func TestReconcileLookupErrorsNeverResend(t *testing.T) {
 }
 
 func TestReconcileJobGone(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
 	f.st.UnknownsFunc = func(context.Context, string, int) ([]store.UnknownNumber, error) { return nil, store.ErrNotFound }
 	if err := f.run(t); err != nil {
@@ -271,6 +279,7 @@ func TestReconcileJobGone(t *testing.T) {
 }
 
 func TestPick(t *testing.T) {
+	t.Parallel()
 	w := want{job: "j1", batch: 0, index: 5, attempt: 2, since: t0.Add(-DefaultEvidenceSlack), refs: map[string]store.SerialRef{
 		"elsewhere": serialRef("j2", 0, 5),
 		"other-idx": serialRef("j1", 0, 4),
@@ -326,6 +335,7 @@ func TestPick(t *testing.T) {
 // 30 s was refused, but its reply was lost. PullSmsSendStatusByPhoneNumber finds A's receipts:
 // they are not evidence for B, whose numbers are resent.
 func TestReconcileOtherJobsReceiptsAreNoEvidence(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
 		receipt func(number string, i int) tencentsms.Receipt
 		index   bool // A's serials are in the index
@@ -374,6 +384,7 @@ func TestReconcileOtherJobsReceiptsAreNoEvidence(t *testing.T) {
 // A receipt kept as unmatched (pulled before its send's serial was indexed) is checked against the
 // serial index as it is now.
 func TestReconcileUnmatchedReceiptIndexedSince(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
 	f.clock.Set(t0.Add(DefaultReconcileWindow))
 	f.refs["late"] = serialRef("jA", 3, 7)
@@ -400,6 +411,7 @@ func TestReconcileUnmatchedReceiptIndexedSince(t *testing.T) {
 // A genuine lost reply: the receipt's serial was never indexed (we never learned it). It is
 // evidence, and its serial is indexed to the number.
 func TestReconcileGenuineLostReplyEvidence(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
 	f.clock.Set(t0.Add(DefaultReconcileWindow))
 	f.refs["ours-1"] = serialRef("j1", 0, 5) // indexed to this very number by an earlier run
@@ -432,6 +444,7 @@ func TestReconcileGenuineLostReplyEvidence(t *testing.T) {
 // Evidence whose serial another send indexed between the lookup and the indexing is dropped, and
 // the reconcile looks again instead of resending.
 func TestReconcileEvidenceSerialTakenMeanwhile(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
 	f.clock.Set(t0.Add(DefaultReconcileWindow))
 	f.snd.PullByPhoneFunc = func(_ context.Context, r tencentsms.PullByPhoneRequest) ([]tencentsms.Receipt, error) {

@@ -38,6 +38,7 @@ func (it *itest) pullAll(t *testing.T) {
 // is sent with its params, exactly once; once it has settled the sweeper starts its retention,
 // and its records are gone Retention later.
 func TestIntegrationJobOutlivesRetentionThenExpires(t *testing.T) {
+	t.Parallel()
 	it := newITest(t, redistest.Mini(t), longClock)
 	job := it.createJob(t, tasks.PriorityNormal, 20, 10) // 2 batches
 	active := activeOnly{it.st, job}
@@ -76,6 +77,7 @@ func TestIntegrationJobOutlivesRetentionThenExpires(t *testing.T) {
 // TestIntegrationSweeperStartsRetention: a job that settled while nobody asked for its status is
 // kept until the sweeper sees it, and Retention after that.
 func TestIntegrationSweeperStartsRetention(t *testing.T) {
+	t.Parallel()
 	it := newITest(t, redistest.Mini(t), func(c *sandbox.Config) {
 		longClock(c)
 		c.ReceiptFailRate = 0
@@ -107,6 +109,7 @@ func TestIntegrationSweeperStartsRetention(t *testing.T) {
 // TestIntegrationHaltLongerThanRetention: an app halted for four days (each probe finds the code
 // again) keeps its parked batches and their records; topped up, every number is sent once.
 func TestIntegrationHaltLongerThanRetention(t *testing.T) {
+	t.Parallel()
 	it := newITest(t, redistest.Mini(t), func(c *sandbox.Config) {
 		longClock(c)
 		c.Faults.HaltCode = "FailedOperation.InsufficientBalanceInSmsPackage"
