@@ -49,7 +49,6 @@ func TestSendAppThatDoesNotExistFailsTheJob(t *testing.T) {
 func TestIntegrationAppThatDoesNotExist(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, nil)
 		missing := "13" + it.app[2:] // an id the sandbox does not serve
 		id := "it-missing-" + it.app

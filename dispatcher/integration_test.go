@@ -25,9 +25,13 @@ import (
 )
 
 // The integration tests run the handlers against the real store (on every redistest backend:
-// miniredis, and the private Redis at REDIS_URL when set), the sandbox Tencent API (httptest) and the real tencentsms client. One
-// fake clock drives the store, the sandbox (receipt readiness) and the handlers, so windows pass
-// without sleeping. Tasks the handlers enqueue go to taskQueue, which the test runs by hand.
+// miniredis, and the private Redis at REDIS_URL when set), the sandbox Tencent API (httptest)
+// and the real tencentsms client. One fake clock drives the store, the sandbox (receipt
+// readiness) and the handlers, so windows pass without sleeping. Tasks the handlers enqueue go to taskQueue, which the test runs by hand.
+//
+// The tests run in parallel, but their redistest.Each subtests do not call t.Parallel: Open
+// takes the real Redis's lock before the subtest's body runs, and a parallel subtest would hold
+// it while it waits for a parallel slot, which tests waiting for that lock may all occupy.
 
 // queued is a task in taskQueue.
 type queued struct {
@@ -292,7 +296,6 @@ func (it *itest) checkExactlyOnce(t *testing.T) {
 func TestIntegrationBatchTaskRunTwice(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityNormal, 150, 200)
 		task := it.sendTask(t, job, 0)
@@ -311,7 +314,6 @@ func TestIntegrationBatchTaskRunTwice(t *testing.T) {
 func TestIntegrationBatchTaskRunTwiceAtOnce(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		// Latency widens the window in which both runs are inside the handler.
 		it := newITest(t, db, func(c *sandbox.Config) { c.Faults.Latency = 30 * time.Millisecond })
 		job := it.createJob(t, tasks.PriorityNormal, 1000, 200) // 5 batches
@@ -351,7 +353,6 @@ func TestIntegrationBatchTaskRunTwiceAtOnce(t *testing.T) {
 func TestIntegrationLostReplyReconciledByReceipt(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, func(c *sandbox.Config) { c.Faults.DropRate = 1 })
 		job := it.createJob(t, tasks.PriorityNormal, 50, 200)
 		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, 0)); err != nil {
@@ -393,7 +394,6 @@ func TestIntegrationLostReplyReconciledByReceipt(t *testing.T) {
 func TestIntegrationLostReplyReconciledByNumberLookup(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, func(c *sandbox.Config) { c.Faults.DropRate = 1 })
 		job := it.createJob(t, tasks.PriorityNormal, 30, 200)
 		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, 0)); err != nil {
@@ -426,7 +426,6 @@ func TestIntegrationLostReplyReconciledByNumberLookup(t *testing.T) {
 func TestIntegrationUnknownWithoutEvidenceResent(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		// InternalError.Timeout before the send is recorded: the outcome is unknown to us, and
 		// in truth nothing went out.
 		it := newITest(t, db, func(c *sandbox.Config) {
@@ -464,7 +463,6 @@ func TestIntegrationThirtySecondLimitBounded(t *testing.T) {
 	t.Parallel()
 	const code = "LimitExceeded.PhoneNumberThirtySecondLimit"
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityNormal, 3, 200)
 		limited := it.numbers[0]
@@ -510,7 +508,6 @@ func TestIntegrationThirtySecondLimitBounded(t *testing.T) {
 func TestIntegrationOtherJobsReceiptsNoEvidence(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, func(c *sandbox.Config) { c.FrequencyInterval = 30 * time.Second })
 		jobA := it.createJob(t, tasks.PriorityNormal, 5, 200)
 		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, jobA, 0)); err != nil {
@@ -577,7 +574,6 @@ func TestIntegrationOtherJobsReceiptsNoEvidence(t *testing.T) {
 func TestIntegrationOTPUnknownResentAtOnce(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, func(c *sandbox.Config) {
 			c.Faults.ErrorRate = 1
 			c.Faults.ErrorCodes = []string{"InternalError.Timeout"}
@@ -598,7 +594,6 @@ func TestIntegrationOTPUnknownResentAtOnce(t *testing.T) {
 func TestIntegrationTwoPullers(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityBulk, 1000, 200)
 		for batch := range 5 {
@@ -633,7 +628,6 @@ func TestIntegrationTwoPullers(t *testing.T) {
 func TestIntegrationPullerCrashAfterSave(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityBulk, 250, 200)
 		for batch := range 2 {
@@ -687,7 +681,6 @@ func (crashAfterSave) ApplyReceiptPage(context.Context, string, store.SavedPage)
 func TestIntegrationHaltProbeResume(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, func(c *sandbox.Config) {
 			c.Faults.HaltCode = "FailedOperation.InsufficientBalanceInSmsPackage"
 		})
@@ -726,7 +719,6 @@ func TestIntegrationHaltProbeResume(t *testing.T) {
 func TestIntegrationSweeper(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityNormal, 20, 10) // 2 batches, tasks never enqueued
 		sw, err := NewSweeper(SweeperConfig{Store: jobsOnly{it.st, job}, Enqueuer: it.q, Now: it.clock.Now})

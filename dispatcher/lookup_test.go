@@ -85,7 +85,6 @@ func (it *itest) newLookup(t *testing.T, maxPerRun int) (*ReceiptLookup, *counti
 func TestIntegrationLostPageRecoveredByLookup(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityBulk, 250, 200)
 		for batch := range 2 {
@@ -149,7 +148,6 @@ func TestIntegrationLostPageRecoveredByLookup(t *testing.T) {
 func TestIntegrationLookupThenPullCountsOnce(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityNormal, 70, 200)
 		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, 0)); err != nil {
@@ -292,7 +290,6 @@ func TestReceiptLookupAppliesOwnReceiptsOnly(t *testing.T) {
 func TestIntegrationLeftPullMarkLooksUpSoon(t *testing.T) {
 	t.Parallel()
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityBulk, 250, 200)
 		for batch := range 2 {

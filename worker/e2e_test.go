@@ -4,6 +4,10 @@ package worker
 // client.Send as the producer and the sandbox (behind httptest) as Tencent. They run on every
 // redistest backend: miniredis (whose key TTLs stand still: nothing here waits for a TTL) and,
 // when REDIS_URL is set, the private Redis there (flushed first).
+//
+// Their redistest.Each subtests do not call t.Parallel: Open takes the real Redis's lock before
+// the subtest's body runs, and a parallel subtest would hold it while it waits for a parallel
+// slot, which tests waiting for that lock may all occupy.
 
 import (
 	"context"
@@ -190,7 +194,6 @@ func TestEndToEndTenThousand(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		rdb := db.Client
 		const (
 			total       = 10_000
@@ -349,7 +352,6 @@ func TestEndToEndCancel(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
-		t.Parallel()
 		rdb := db.Client
 		const total = 4_000 // 20 batches of 200
 		f := newFakeTencent(t, nil)
