@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/retry"
 	"github.com/smsdispatch/smsdispatch/sandbox"
 	"github.com/smsdispatch/smsdispatch/store"
@@ -13,6 +14,7 @@ import (
 
 // A job naming an app that does not exist fails at once with the code; the app is not halted.
 func TestSendAppThatDoesNotExistFailsTheJob(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	commits := f.captureCommits(store.CommitResult{Applied: true})
 	var failCode string
@@ -45,8 +47,9 @@ func TestSendAppThatDoesNotExistFailsTheJob(t *testing.T) {
 // Against the sandbox: the job fails at once with the code in its status, and the puller asks
 // for the missing app once, not every run.
 func TestIntegrationAppThatDoesNotExist(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, nil)
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, nil)
 		missing := "13" + it.app[2:] // an id the sandbox does not serve
 		id := "it-missing-" + it.app
 		job := store.Job{ID: id, AppID: missing, SignName: sandbox.DefaultSignName, TemplateID: sandbox.TemplateNotice,

@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tasks"
 )
@@ -18,6 +18,7 @@ import (
 // and sweeps once through tasks.Enqueuer on miniredis: a dead task is replaced by a pending one, a
 // pending one is left alone.
 func TestSweepRevivesDeadTasks(t *testing.T) {
+	t.Parallel()
 	const app = "1400000008"
 	now := time.Now()
 	probeAt := now.Add(-time.Minute)
@@ -35,9 +36,8 @@ func TestSweepRevivesDeadTasks(t *testing.T) {
 		{"pending probe", "probe", asynq.TaskStatePending, "queued"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mr := miniredis.RunT(t)
-			rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-			t.Cleanup(func() { _ = rdb.Close() })
+			t.Parallel()
+			rdb := redistest.Mini(t).Client
 			enq, ins := tasks.NewEnqueuer(rdb), asynq.NewInspectorFromRedisClient(rdb)
 
 			st := &fakeStore{}

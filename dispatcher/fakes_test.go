@@ -555,24 +555,6 @@ func (f *fakeEnqueuer) ofType(typ string) []enqueued {
 	return out
 }
 
-// fixedClock is a settable clock.
-type fixedClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fixedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fixedClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // asRetryAfter returns err's *RetryAfterError or fails the test.
 func asRetryAfter(t *testing.T, err error) *RetryAfterError {
 	t.Helper()

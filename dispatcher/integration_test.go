@@ -5,19 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/ratelimit"
 	"github.com/smsdispatch/smsdispatch/retry"
 	"github.com/smsdispatch/smsdispatch/sandbox"
@@ -26,48 +24,14 @@ import (
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
 
-// The integration tests run the handlers against the real store (on miniredis, and on the Redis
-// at REDIS_URL when set), the sandbox Tencent API (httptest) and the real tencentsms client. One
-// fake clock drives the store, the sandbox (receipt readiness) and the handlers, so windows pass
-// without sleeping. Tasks the handlers enqueue go to taskQueue, which the test runs by hand.
-
-type backend struct {
-	name string
-	open func(t *testing.T) (redis.UniversalClient, *miniredis.Miniredis)
-}
-
-var backends = []backend{
-	{"miniredis", func(t *testing.T) (redis.UniversalClient, *miniredis.Miniredis) {
-		m := miniredis.RunT(t)
-		rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-		t.Cleanup(func() { _ = rdb.Close() })
-		return rdb, m
-	}},
-	{"redis", func(t *testing.T) (redis.UniversalClient, *miniredis.Miniredis) {
-		u := os.Getenv("REDIS_URL")
-		if u == "" {
-			t.Skip("REDIS_URL is not set: the real-Redis variant needs a disposable Redis (the miniredis variant ran)")
-		}
-		opts, err := redis.ParseURL(u)
-		if err != nil {
-			t.Fatalf("REDIS_URL: %v", err)
-		}
-		host, port, _ := net.SplitHostPort(opts.Addr)
-		if port == "6379" && (host == "127.0.0.1" || host == "localhost" || host == "::1") {
-			t.Skip("REDIS_URL points at the shared Redis on local port 6379, which tests never touch")
-		}
-		rdb := redis.NewClient(opts)
-		t.Cleanup(func() { _ = rdb.Close() })
-		return rdb, nil
-	}},
-}
-
-// forEachBackend runs test on every backend.
-func forEachBackend(t *testing.T, test func(t *testing.T, b backend)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) { test(t, b) })
-	}
-}
+// The integration tests run the handlers against the real store (on every redistest backend:
+// miniredis, and the private Redis at REDIS_URL when set), the sandbox Tencent API (httptest)
+// and the real tencentsms client. One fake clock drives the store, the sandbox (receipt
+// readiness) and the handlers, so windows pass without sleeping. Tasks the handlers enqueue go to taskQueue, which the test runs by hand.
+//
+// The tests run in parallel, but their redistest.Each subtests do not call t.Parallel: Open
+// takes the real Redis's lock before the subtest's body runs, and a parallel subtest would hold
+// it while it waits for a parallel slot, which tests waiting for that lock may all occupy.
 
 // queued is a task in taskQueue.
 type queued struct {
@@ -78,7 +42,7 @@ type queued struct {
 // taskQueue is an Enqueuer that keeps tasks for the test to run (see itest.drain).
 type taskQueue struct {
 	mu    sync.Mutex
-	clock *fixedClock
+	clock *redistest.Clock
 	items []queued
 }
 
@@ -130,9 +94,9 @@ func (q *taskQueue) count(typ string) int {
 // itest is one integration test's world.
 type itest struct {
 	ctx       context.Context
+	db        *redistest.DB
 	rdb       redis.UniversalClient
-	mr        *miniredis.Miniredis
-	clock     *fixedClock
+	clock     *redistest.Clock
 	st        *store.Store
 	app       string
 	sb        *sandbox.Server
@@ -144,10 +108,10 @@ type itest struct {
 	numbers   []string
 }
 
-func newITest(t *testing.T, b backend, mod func(*sandbox.Config)) *itest {
+func newITest(t *testing.T, db *redistest.DB, mod func(*sandbox.Config)) *itest {
 	t.Helper()
-	it := &itest{ctx: context.Background(), clock: &fixedClock{t: time.Now()}}
-	it.rdb, it.mr = b.open(t)
+	// The clock starts at the real time: the sandbox checks the SDK's signing clock against it.
+	it := &itest{ctx: context.Background(), db: db, rdb: db.Client, clock: redistest.NewClock(time.Now())}
 	it.st = store.New(it.rdb, store.Options{Now: it.clock.Now})
 	// A fresh app id per test keeps tests apart on a shared Redis.
 	it.app = fmt.Sprintf("14%08d", rand.IntN(1e8))
@@ -330,8 +294,9 @@ func (it *itest) checkExactlyOnce(t *testing.T) {
 }
 
 func TestIntegrationBatchTaskRunTwice(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, nil)
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityNormal, 150, 200)
 		task := it.sendTask(t, job, 0)
 		for run := range 2 {
@@ -347,9 +312,10 @@ func TestIntegrationBatchTaskRunTwice(t *testing.T) {
 }
 
 func TestIntegrationBatchTaskRunTwiceAtOnce(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		// Latency widens the window in which both runs are inside the handler.
-		it := newITest(t, b, func(c *sandbox.Config) { c.Faults.Latency = 30 * time.Millisecond })
+		it := newITest(t, db, func(c *sandbox.Config) { c.Faults.Latency = 30 * time.Millisecond })
 		job := it.createJob(t, tasks.PriorityNormal, 1000, 200) // 5 batches
 		var wg sync.WaitGroup
 		errs := make(chan error, 20)
@@ -385,8 +351,9 @@ func TestIntegrationBatchTaskRunTwiceAtOnce(t *testing.T) {
 }
 
 func TestIntegrationLostReplyReconciledByReceipt(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, func(c *sandbox.Config) { c.Faults.DropRate = 1 })
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, func(c *sandbox.Config) { c.Faults.DropRate = 1 })
 		job := it.createJob(t, tasks.PriorityNormal, 50, 200)
 		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, 0)); err != nil {
 			t.Fatal(err)
@@ -425,8 +392,9 @@ func TestIntegrationLostReplyReconciledByReceipt(t *testing.T) {
 }
 
 func TestIntegrationLostReplyReconciledByNumberLookup(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, func(c *sandbox.Config) { c.Faults.DropRate = 1 })
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, func(c *sandbox.Config) { c.Faults.DropRate = 1 })
 		job := it.createJob(t, tasks.PriorityNormal, 30, 200)
 		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, 0)); err != nil {
 			t.Fatal(err)
@@ -456,10 +424,11 @@ func TestIntegrationLostReplyReconciledByNumberLookup(t *testing.T) {
 }
 
 func TestIntegrationUnknownWithoutEvidenceResent(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
 		// InternalError.Timeout before the send is recorded: the outcome is unknown to us, and
 		// in truth nothing went out.
-		it := newITest(t, b, func(c *sandbox.Config) {
+		it := newITest(t, db, func(c *sandbox.Config) {
 			c.Faults.ErrorRate = 1
 			c.Faults.ErrorCodes = []string{"InternalError.Timeout"}
 		})
@@ -491,9 +460,10 @@ func TestIntegrationUnknownWithoutEvidenceResent(t *testing.T) {
 // MaxTransientRetries is used up: its retry batches carry the attempt count on, so the bound holds
 // across batches instead of each retry batch starting again at attempt 1.
 func TestIntegrationThirtySecondLimitBounded(t *testing.T) {
+	t.Parallel()
 	const code = "LimitExceeded.PhoneNumberThirtySecondLimit"
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, nil)
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityNormal, 3, 200)
 		limited := it.numbers[0]
 		it.sb.SetFaults(sandbox.Faults{NumberCodes: map[string]string{limited: code}})
@@ -536,8 +506,9 @@ func TestIntegrationThirtySecondLimitBounded(t *testing.T) {
 // window, Tencent refuses B's call and the reply is lost. A's receipts, found by number, are no
 // evidence for B: B's numbers are resent (and accepted once the window passed), A keeps its serials.
 func TestIntegrationOtherJobsReceiptsNoEvidence(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, func(c *sandbox.Config) { c.FrequencyInterval = 30 * time.Second })
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, func(c *sandbox.Config) { c.FrequencyInterval = 30 * time.Second })
 		jobA := it.createJob(t, tasks.PriorityNormal, 5, 200)
 		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, jobA, 0)); err != nil {
 			t.Fatal(err)
@@ -601,8 +572,9 @@ func TestIntegrationOtherJobsReceiptsNoEvidence(t *testing.T) {
 }
 
 func TestIntegrationOTPUnknownResentAtOnce(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, func(c *sandbox.Config) {
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, func(c *sandbox.Config) {
 			c.Faults.ErrorRate = 1
 			c.Faults.ErrorCodes = []string{"InternalError.Timeout"}
 		})
@@ -620,8 +592,9 @@ func TestIntegrationOTPUnknownResentAtOnce(t *testing.T) {
 }
 
 func TestIntegrationTwoPullers(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, nil)
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityBulk, 1000, 200)
 		for batch := range 5 {
 			if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, batch)); err != nil {
@@ -653,8 +626,9 @@ func TestIntegrationTwoPullers(t *testing.T) {
 }
 
 func TestIntegrationPullerCrashAfterSave(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, nil)
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityBulk, 250, 200)
 		for batch := range 2 {
 			if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, batch)); err != nil {
@@ -705,8 +679,9 @@ func (crashAfterSave) ApplyReceiptPage(context.Context, string, store.SavedPage)
 }
 
 func TestIntegrationHaltProbeResume(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, func(c *sandbox.Config) {
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, func(c *sandbox.Config) {
 			c.Faults.HaltCode = "FailedOperation.InsufficientBalanceInSmsPackage"
 		})
 		job := it.createJob(t, tasks.PriorityNormal, 300, 100) // 3 batches
@@ -742,8 +717,9 @@ func TestIntegrationHaltProbeResume(t *testing.T) {
 }
 
 func TestIntegrationSweeper(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, nil)
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityNormal, 20, 10) // 2 batches, tasks never enqueued
 		sw, err := NewSweeper(SweeperConfig{Store: jobsOnly{it.st, job}, Enqueuer: it.q, Now: it.clock.Now})
 		if err != nil {
@@ -780,9 +756,8 @@ func (j jobsOnly) ActiveJobs(context.Context) ([]string, error) { return []strin
 func (j jobsOnly) Halts(context.Context) ([]store.Halt, error)  { return nil, nil }
 
 func TestIntegrationAsynqEnqueuer(t *testing.T) {
-	m := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
+	t.Parallel()
+	rdb := redistest.Mini(t).Client
 	enq := &enqueuer{q: tasks.NewEnqueuer(rdb), m: orNew(nil), now: time.Now}
 	for range 2 { // the second is refused by TaskID: already queued, which is fine
 		if err := enq.send(context.Background(), kindRetry, "j1", 3, tasks.PriorityBulk, time.Now().Add(time.Hour)); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tasks"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
@@ -82,8 +83,9 @@ func (it *itest) newLookup(t *testing.T, maxPerRun int) (*ReceiptLookup, *counti
 // A worker killed between a pull's reply and the save of its page loses that page: the numbers
 // get their receipts by lookup a few minutes later, each looked up once, through the limiter.
 func TestIntegrationLostPageRecoveredByLookup(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, nil)
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityBulk, 250, 200)
 		for batch := range 2 {
 			if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, batch)); err != nil {
@@ -144,8 +146,9 @@ func TestIntegrationLostPageRecoveredByLookup(t *testing.T) {
 // Lookups before the pull: the pulled receipts then count as duplicates. A bound smaller than the
 // backlog spreads the lookups over runs, each number still looked up once.
 func TestIntegrationLookupThenPullCountsOnce(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, nil)
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityNormal, 70, 200)
 		if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, 0)); err != nil {
 			t.Fatal(err)
@@ -216,6 +219,7 @@ func (s *lookupStore) SaveReceiptPage(_ context.Context, _ string, page []store.
 // Only a number's own receipts are applied; a throttled lookup stops the run and the number is
 // looked up again next run; the round is marked done with the next round's time.
 func TestReceiptLookupAppliesOwnReceiptsOnly(t *testing.T) {
+	t.Parallel()
 	sentAt := t0.Add(-10 * time.Minute)
 	ref := store.BatchRef{Job: "j1", Batch: 3}
 	st := &lookupStore{batch: store.AwaitingBatch{BatchRef: ref, App: testApp, Attempt: 1, SentAt: sentAt, Round: 1,
@@ -284,8 +288,9 @@ func TestReceiptLookupAppliesOwnReceiptsOnly(t *testing.T) {
 // the pull lease records a suspected loss, and the numbers sent before it are looked up once
 // ReceiptLossGrace has passed, not after the whole lookup age.
 func TestIntegrationLeftPullMarkLooksUpSoon(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		it := newITest(t, b, nil)
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		it := newITest(t, db, nil)
 		job := it.createJob(t, tasks.PriorityBulk, 250, 200)
 		for batch := range 2 {
 			if err := it.send.ProcessTask(it.ctx, it.sendTask(t, job, batch)); err != nil {

@@ -73,6 +73,7 @@ func (f *probeFixture) probe(t *testing.T) error {
 }
 
 func TestProbeNotHalted(t *testing.T) {
+	t.Parallel()
 	f := newProbeFixture(t, store.BatchRef{Job: "j1", Batch: 0})
 	f.st.HaltOfFunc = func(context.Context, string) (*store.Halt, error) { return nil, nil }
 	if err := f.probe(t); err != nil {
@@ -84,6 +85,7 @@ func TestProbeNotHalted(t *testing.T) {
 }
 
 func TestProbeNothingParked(t *testing.T) {
+	t.Parallel()
 	f := newProbeFixture(t)
 	if err := f.probe(t); err != nil {
 		t.Fatal(err)
@@ -94,6 +96,7 @@ func TestProbeNothingParked(t *testing.T) {
 }
 
 func TestProbeSuccessResumes(t *testing.T) {
+	t.Parallel()
 	f := newProbeFixture(t,
 		store.BatchRef{Job: "j1", Batch: 0}, store.BatchRef{Job: "j1", Batch: 4}, store.BatchRef{Job: "otp-job", Batch: 2})
 	if err := f.probe(t); err != nil {
@@ -123,6 +126,7 @@ func TestProbeSuccessResumes(t *testing.T) {
 }
 
 func TestProbeStillHalted(t *testing.T) {
+	t.Parallel()
 	f := newProbeFixture(t, store.BatchRef{Job: "j1", Batch: 0}, store.BatchRef{Job: "j1", Batch: 1})
 	var probeAt time.Time
 	f.st.HaltFunc = func(_ context.Context, _, _ string, at time.Time) error { probeAt = at; return nil }
@@ -148,6 +152,7 @@ func TestProbeStillHalted(t *testing.T) {
 }
 
 func TestProbeSkipsBatchesThatNeedNoSend(t *testing.T) {
+	t.Parallel()
 	f := newProbeFixture(t, store.BatchRef{Job: "gone", Batch: 0}, store.BatchRef{Job: "j1", Batch: 1})
 	f.st.ClaimFunc = func(_ context.Context, job string, _ int, _ string) (store.ClaimResult, error) {
 		if job == "gone" {
@@ -167,6 +172,7 @@ func TestProbeSkipsBatchesThatNeedNoSend(t *testing.T) {
 // taken over) while the probe waited on the rate limiter sent nothing: the probe goes on with the
 // next parked batch instead of reading it as an unknown outcome.
 func TestProbeSkipsBatchesEndedWhileWaiting(t *testing.T) {
+	t.Parallel()
 	f := newProbeFixture(t, store.BatchRef{Job: "expired", Batch: 0}, store.BatchRef{Job: "j1", Batch: 1})
 	f.st.LaunchFunc = func(_ context.Context, job string, _ int, _ string) (store.LaunchResult, error) {
 		if job == "expired" {
@@ -183,6 +189,7 @@ func TestProbeSkipsBatchesEndedWhileWaiting(t *testing.T) {
 }
 
 func TestProbeThrottledReparks(t *testing.T) {
+	t.Parallel()
 	f := newProbeFixture(t, store.BatchRef{Job: "j1", Batch: 3})
 	f.snd.SendSmsFunc = func(context.Context, tencentsms.SendRequest) (*tencentsms.SendResult, error) {
 		return nil, &tencentsms.Error{Code: "RequestLimitExceeded"}
@@ -197,6 +204,7 @@ func TestProbeThrottledReparks(t *testing.T) {
 }
 
 func TestProbeUnknownOutcomeProbesAgainLater(t *testing.T) {
+	t.Parallel()
 	f := newProbeFixture(t, store.BatchRef{Job: "j1", Batch: 3})
 	var probeAt time.Time
 	f.st.HaltFunc = func(_ context.Context, _, _ string, at time.Time) error { probeAt = at; return nil }
@@ -218,6 +226,7 @@ func TestProbeUnknownOutcomeProbesAgainLater(t *testing.T) {
 }
 
 func TestProbeMalformedPayload(t *testing.T) {
+	t.Parallel()
 	f := newProbeFixture(t)
 	if err := f.p.ProcessTask(context.Background(), asynq.NewTask(tasks.TypeProbe, []byte(`{}`))); !errors.Is(err, asynq.SkipRetry) {
 		t.Errorf("ProcessTask = %v, want SkipRetry", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/retry"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
@@ -59,6 +60,7 @@ func newFaultPuller(t *testing.T, st *fakeStore, snd *fakeSender, now func() tim
 // A Redis outage longer than any fixed number of tries: the pulled page is kept, nothing more is
 // pulled meanwhile, and once Redis is back every receipt is applied once.
 func TestPullerKeepsAnUnsavedPageAndStopsPulling(t *testing.T) {
+	t.Parallel()
 	st, snd, mem := &fakeStore{}, &fakeSender{}, newMemReceipts()
 	mem.install(st)
 	fails := &failingSaves{}
@@ -97,6 +99,7 @@ func TestPullerKeepsAnUnsavedPageAndStopsPulling(t *testing.T) {
 
 // Shutdown during an outage: Run tries once more after its context ends, on a context of its own.
 func TestPullerRunSavesTheKeptPageWhenStopping(t *testing.T) {
+	t.Parallel()
 	st, snd, mem := &fakeStore{}, &fakeSender{}, newMemReceipts()
 	mem.install(st)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -123,6 +126,7 @@ func TestPullerRunSavesTheKeptPageWhenStopping(t *testing.T) {
 // An app that answers SdkAppIdNotExist is not pulled again until MissingAppRecheck has passed;
 // the others are pulled on every run.
 func TestPullerSkipsAnAppThatDoesNotExist(t *testing.T) {
+	t.Parallel()
 	const missingApp = "1400000999"
 	st, snd := &fakeStore{}, &fakeSender{}
 	st.AppsFunc = func(context.Context) ([]string, error) { return []string{missingApp}, nil }
@@ -137,7 +141,7 @@ func TestPullerSkipsAnAppThatDoesNotExist(t *testing.T) {
 		}
 		return nil, nil
 	}
-	clock := &fixedClock{t: t0}
+	clock := redistest.NewClock(t0)
 	p := newFaultPuller(t, st, snd, clock.Now, testApp)
 	for range 3 {
 		if err := p.PullOnce(context.Background()); err != nil {

@@ -116,6 +116,7 @@ func newTestPuller(t *testing.T, st *fakeStore, snd *fakeSender, apps ...string)
 }
 
 func TestPullerStopsAtShortPage(t *testing.T) {
+	t.Parallel()
 	st, snd, mem := &fakeStore{}, &fakeSender{}, newMemReceipts()
 	mem.install(st)
 	src := newReceiptSource(237)
@@ -136,6 +137,7 @@ func TestPullerStopsAtShortPage(t *testing.T) {
 }
 
 func TestPullerExactPagesEndOnEmptyPage(t *testing.T) {
+	t.Parallel()
 	st, snd, mem := &fakeStore{}, &fakeSender{}, newMemReceipts()
 	mem.install(st)
 	snd.PullFunc = newReceiptSource(200).pull
@@ -148,6 +150,7 @@ func TestPullerExactPagesEndOnEmptyPage(t *testing.T) {
 }
 
 func TestPullerCrashAfterSaveLosesNothing(t *testing.T) {
+	t.Parallel()
 	st, snd, mem := &fakeStore{}, &fakeSender{}, newMemReceipts()
 	mem.install(st)
 	src := newReceiptSource(150)
@@ -176,6 +179,7 @@ func TestPullerCrashAfterSaveLosesNothing(t *testing.T) {
 }
 
 func TestPullerSkipsAppsLeasedElsewhere(t *testing.T) {
+	t.Parallel()
 	st, snd := &fakeStore{}, &fakeSender{}
 	st.AppsFunc = func(context.Context) ([]string, error) { return []string{"1400000001"}, nil }
 	var leased []string
@@ -200,6 +204,7 @@ func TestPullerSkipsAppsLeasedElsewhere(t *testing.T) {
 }
 
 func TestPullerReportsAPossiblyLostPage(t *testing.T) {
+	t.Parallel()
 	st, snd := &fakeStore{}, &fakeSender{}
 	snd.PullFunc = func(context.Context, string, int) ([]tencentsms.Receipt, error) {
 		return nil, &tencentsms.TransportError{Sent: true, Err: errors.New("reset")}
@@ -211,6 +216,7 @@ func TestPullerReportsAPossiblyLostPage(t *testing.T) {
 }
 
 func TestPullerSavesAfterContextEnds(t *testing.T) {
+	t.Parallel()
 	st, snd, mem := &fakeStore{}, &fakeSender{}, newMemReceipts()
 	mem.install(st)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -231,6 +237,7 @@ func TestPullerSavesAfterContextEnds(t *testing.T) {
 }
 
 func TestPullerRunReleasesLeases(t *testing.T) {
+	t.Parallel()
 	st, snd := &fakeStore{}, &fakeSender{}
 	ctx, cancel := context.WithCancel(context.Background())
 	snd.PullFunc = func(context.Context, string, int) ([]tencentsms.Receipt, error) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tasks"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
@@ -18,7 +19,7 @@ type reconcileFixture struct {
 	snd     *fakeSender
 	enq     *fakeEnqueuer
 	lim     *fakeLimiter
-	clock   *fixedClock
+	clock   *redistest.Clock
 	h       *ReconcileHandler
 	sentAt  time.Time
 	settled []store.NumberResult
@@ -33,7 +34,7 @@ type reconcileFixture struct {
 func newReconcileFixture(t *testing.T, prio string) *reconcileFixture {
 	t.Helper()
 	f := &reconcileFixture{st: &fakeStore{}, snd: &fakeSender{}, enq: &fakeEnqueuer{}, lim: &fakeLimiter{},
-		clock: &fixedClock{t: t0.Add(10 * time.Second)}, sentAt: t0}
+		clock: redistest.NewClock(t0.Add(10 * time.Second)), sentAt: t0}
 	f.st.UnknownsFunc = func(context.Context, string, int) ([]store.UnknownNumber, error) {
 		return []store.UnknownNumber{
 			{Index: 0, Number: testNumbers[0], Attempt: 2, SentAt: f.sentAt},
@@ -100,6 +101,7 @@ func (f *reconcileFixture) run(t *testing.T) error {
 }
 
 func TestReconcileNothingUnknown(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
 	f.st.UnknownsFunc = func(context.Context, string, int) ([]store.UnknownNumber, error) { return nil, nil }
 	if err := f.run(t); err != nil {
@@ -111,6 +113,7 @@ func TestReconcileNothingUnknown(t *testing.T) {
 }
 
 func TestReconcileOTPResendsAtOnce(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityOTP)
 	if err := f.run(t); err != nil {
 		t.Fatal(err)
@@ -128,8 +131,9 @@ func TestReconcileOTPResendsAtOnce(t *testing.T) {
 }
 
 func TestReconcileExpiredOTPLooksForEvidence(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityOTP)
-	f.clock.t = t0.Add(11 * time.Minute) // past ExpiresAt and the window
+	f.clock.Set(t0.Add(11 * time.Minute)) // past ExpiresAt and the window
 	if err := f.run(t); err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +146,7 @@ func TestReconcileExpiredOTPLooksForEvidence(t *testing.T) {
 }
 
 func TestReconcileEvidenceByUnmatchedReceipt(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
 	var since time.Time
 	f.st.UnmatchedReceiptsFunc = func(_ context.Context, number string, s time.Time) ([]store.Receipt, error) {
@@ -182,8 +187,9 @@ func TestReconcileEvidenceByUnmatchedReceipt(t *testing.T) {
 }
 
 func TestReconcileEvidenceByNumberAfterWindow(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
-	f.clock.t = t0.Add(DefaultReconcileWindow)
+	f.clock.Set(t0.Add(DefaultReconcileWindow))
 	f.snd.PullByPhoneFunc = func(_ context.Context, r tencentsms.PullByPhoneRequest) ([]tencentsms.Receipt, error) {
 		if r.PhoneNumber != testNumbers[1] {
 			return nil, nil
@@ -198,7 +204,7 @@ func TestReconcileEvidenceByNumberAfterWindow(t *testing.T) {
 		t.Fatalf("lookups = %d, limiter waits = %d; want 2 each", len(f.snd.byPhone), f.lim.waits)
 	}
 	r := f.snd.byPhone[0]
-	if r.AppID != testApp || !r.Begin.Equal(t0.Add(-DefaultEvidenceSlack)) || !r.End.Equal(f.clock.t) || r.Limit != 100 {
+	if r.AppID != testApp || !r.Begin.Equal(t0.Add(-DefaultEvidenceSlack)) || !r.End.Equal(f.clock.Now()) || r.Limit != 100 {
 		t.Errorf("lookup request = %+v", r)
 	}
 	if len(f.applied) != 1 || f.applied[0].Status != "FAIL" {
@@ -217,8 +223,9 @@ func TestReconcileEvidenceByNumberAfterWindow(t *testing.T) {
 }
 
 func TestReconcileNoEvidenceResendsAfterWindow(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityBulk)
-	f.clock.t = t0.Add(2 * DefaultReconcileWindow)
+	f.clock.Set(t0.Add(2 * DefaultReconcileWindow))
 	if err := f.run(t); err != nil {
 		t.Fatal(err)
 	}
@@ -232,6 +239,7 @@ func TestReconcileNoEvidenceResendsAfterWindow(t *testing.T) {
 }
 
 func TestReconcileLookupErrorsNeverResend(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
 		err  error
 		wait bool
@@ -241,7 +249,7 @@ func TestReconcileLookupErrorsNeverResend(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newReconcileFixture(t, tasks.PriorityNormal)
-			f.clock.t = t0.Add(DefaultReconcileWindow)
+			f.clock.Set(t0.Add(DefaultReconcileWindow))
 			f.snd.PullByPhoneFunc = func(context.Context, tencentsms.PullByPhoneRequest) ([]tencentsms.Receipt, error) {
 				return nil, tc.err
 			}
@@ -262,6 +270,7 @@ func TestReconcileLookupErrorsNeverResend(t *testing.T) {
 }
 
 func TestReconcileJobGone(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
 	f.st.UnknownsFunc = func(context.Context, string, int) ([]store.UnknownNumber, error) { return nil, store.ErrNotFound }
 	if err := f.run(t); err != nil {
@@ -270,6 +279,7 @@ func TestReconcileJobGone(t *testing.T) {
 }
 
 func TestPick(t *testing.T) {
+	t.Parallel()
 	w := want{job: "j1", batch: 0, index: 5, attempt: 2, since: t0.Add(-DefaultEvidenceSlack), refs: map[string]store.SerialRef{
 		"elsewhere": serialRef("j2", 0, 5),
 		"other-idx": serialRef("j1", 0, 4),
@@ -325,6 +335,7 @@ func TestPick(t *testing.T) {
 // 30 s was refused, but its reply was lost. PullSmsSendStatusByPhoneNumber finds A's receipts:
 // they are not evidence for B, whose numbers are resent.
 func TestReconcileOtherJobsReceiptsAreNoEvidence(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
 		receipt func(number string, i int) tencentsms.Receipt
 		index   bool // A's serials are in the index
@@ -343,7 +354,7 @@ func TestReconcileOtherJobsReceiptsAreNoEvidence(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newReconcileFixture(t, tasks.PriorityNormal)
-			f.clock.t = t0.Add(DefaultReconcileWindow)
+			f.clock.Set(t0.Add(DefaultReconcileWindow))
 			if tc.index {
 				f.refs["a-0"], f.refs["a-1"] = serialRef("jA", 0, 0), serialRef("jA", 0, 1)
 			}
@@ -373,8 +384,9 @@ func TestReconcileOtherJobsReceiptsAreNoEvidence(t *testing.T) {
 // A receipt kept as unmatched (pulled before its send's serial was indexed) is checked against the
 // serial index as it is now.
 func TestReconcileUnmatchedReceiptIndexedSince(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
-	f.clock.t = t0.Add(DefaultReconcileWindow)
+	f.clock.Set(t0.Add(DefaultReconcileWindow))
 	f.refs["late"] = serialRef("jA", 3, 7)
 	f.st.UnmatchedReceiptsFunc = func(_ context.Context, number string, _ time.Time) ([]store.Receipt, error) {
 		if number != testNumbers[0] {
@@ -399,8 +411,9 @@ func TestReconcileUnmatchedReceiptIndexedSince(t *testing.T) {
 // A genuine lost reply: the receipt's serial was never indexed (we never learned it). It is
 // evidence, and its serial is indexed to the number.
 func TestReconcileGenuineLostReplyEvidence(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
-	f.clock.t = t0.Add(DefaultReconcileWindow)
+	f.clock.Set(t0.Add(DefaultReconcileWindow))
 	f.refs["ours-1"] = serialRef("j1", 0, 5) // indexed to this very number by an earlier run
 	f.snd.PullByPhoneFunc = func(_ context.Context, r tencentsms.PullByPhoneRequest) ([]tencentsms.Receipt, error) {
 		sn := "ours-0"
@@ -431,8 +444,9 @@ func TestReconcileGenuineLostReplyEvidence(t *testing.T) {
 // Evidence whose serial another send indexed between the lookup and the indexing is dropped, and
 // the reconcile looks again instead of resending.
 func TestReconcileEvidenceSerialTakenMeanwhile(t *testing.T) {
+	t.Parallel()
 	f := newReconcileFixture(t, tasks.PriorityNormal)
-	f.clock.t = t0.Add(DefaultReconcileWindow)
+	f.clock.Set(t0.Add(DefaultReconcileWindow))
 	f.snd.PullByPhoneFunc = func(_ context.Context, r tencentsms.PullByPhoneRequest) ([]tencentsms.Receipt, error) {
 		sn := "race-0"
 		if r.PhoneNumber == testNumbers[1] {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/sandbox"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tasks"
@@ -21,7 +22,7 @@ func longClock(c *sandbox.Config) { c.MaxClockSkew = 60 * 24 * time.Hour }
 // passes moves the fake clock and miniredis's TTLs on by d.
 func (it *itest) passes(d time.Duration) {
 	it.clock.Add(d)
-	it.mr.FastForward(d)
+	it.db.FastForward(d)
 }
 
 // pullAll pulls every receipt the sandbox has ready.
@@ -37,7 +38,8 @@ func (it *itest) pullAll(t *testing.T) {
 // is sent with its params, exactly once; once it has settled the sweeper starts its retention,
 // and its records are gone Retention later.
 func TestIntegrationJobOutlivesRetentionThenExpires(t *testing.T) {
-	it := newITest(t, backends[0], longClock)
+	t.Parallel()
+	it := newITest(t, redistest.Mini(t), longClock)
 	job := it.createJob(t, tasks.PriorityNormal, 20, 10) // 2 batches
 	active := activeOnly{it.st, job}
 	sw, err := NewSweeper(SweeperConfig{Store: active, Enqueuer: it.q, Now: it.clock.Now})
@@ -75,7 +77,8 @@ func TestIntegrationJobOutlivesRetentionThenExpires(t *testing.T) {
 // TestIntegrationSweeperStartsRetention: a job that settled while nobody asked for its status is
 // kept until the sweeper sees it, and Retention after that.
 func TestIntegrationSweeperStartsRetention(t *testing.T) {
-	it := newITest(t, backends[0], func(c *sandbox.Config) {
+	t.Parallel()
+	it := newITest(t, redistest.Mini(t), func(c *sandbox.Config) {
 		longClock(c)
 		c.ReceiptFailRate = 0
 	})
@@ -106,7 +109,8 @@ func TestIntegrationSweeperStartsRetention(t *testing.T) {
 // TestIntegrationHaltLongerThanRetention: an app halted for four days (each probe finds the code
 // again) keeps its parked batches and their records; topped up, every number is sent once.
 func TestIntegrationHaltLongerThanRetention(t *testing.T) {
-	it := newITest(t, backends[0], func(c *sandbox.Config) {
+	t.Parallel()
+	it := newITest(t, redistest.Mini(t), func(c *sandbox.Config) {
 		longClock(c)
 		c.Faults.HaltCode = "FailedOperation.InsufficientBalanceInSmsPackage"
 	})

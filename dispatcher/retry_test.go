@@ -11,6 +11,7 @@ import (
 )
 
 func TestIsFailure(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		err  error
@@ -33,6 +34,7 @@ func TestIsFailure(t *testing.T) {
 }
 
 func TestRetryDelay(t *testing.T) {
+	t.Parallel()
 	if d := RetryDelay(3, retryAfter(0, "now", nil), nil); d != 0 {
 		t.Errorf("zero wait: %v", d)
 	}
@@ -59,6 +61,7 @@ func TestRetryDelay(t *testing.T) {
 }
 
 func TestRoundUpToSecond(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 300_000_000, time.UTC)
 	tests := []struct{ d, want time.Duration }{
 		{0, 0},
@@ -75,6 +78,7 @@ func TestRoundUpToSecond(t *testing.T) {
 }
 
 func TestRetryAfterErrorMessage(t *testing.T) {
+	t.Parallel()
 	err := retryAfter(1500*time.Millisecond, "busy", errors.New("cause"))
 	if got := err.Error(); got != "dispatcher: retry after 1.5s: busy: cause" {
 		t.Errorf("Error() = %q", got)
@@ -82,6 +86,7 @@ func TestRetryAfterErrorMessage(t *testing.T) {
 }
 
 func TestConstructorsRejectMissingDependencies(t *testing.T) {
+	t.Parallel()
 	if _, err := NewSendHandler(SendConfig{}); err == nil {
 		t.Error("NewSendHandler accepted an empty config")
 	}

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/retry"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tasks"
@@ -46,7 +47,7 @@ type sendFixture struct {
 	snd   *fakeSender
 	enq   *fakeEnqueuer
 	lim   *fakeLimiter
-	clock *fixedClock
+	clock *redistest.Clock
 	m     *Metrics
 	h     *SendHandler
 }
@@ -58,7 +59,7 @@ func newSendFixture(t *testing.T, prio string) *sendFixture {
 		snd:   &fakeSender{},
 		enq:   &fakeEnqueuer{},
 		lim:   &fakeLimiter{},
-		clock: &fixedClock{t: t0},
+		clock: redistest.NewClock(t0),
 	}
 	f.st.ClaimFunc = func(context.Context, string, int, string) (store.ClaimResult, error) {
 		return claimedBatch(prio), nil
@@ -106,6 +107,7 @@ func (f *sendFixture) captureCommits(res store.CommitResult) *[][]store.NumberRe
 }
 
 func TestSendClaimOutcomesWithoutSend(t *testing.T) {
+	t.Parallel()
 	for _, o := range []store.ClaimOutcome{store.Done, store.Cancelled, store.Expired, store.JobFailed} {
 		t.Run(o.String(), func(t *testing.T) {
 			f := newSendFixture(t, tasks.PriorityNormal)
@@ -126,6 +128,7 @@ func TestSendClaimOutcomesWithoutSend(t *testing.T) {
 }
 
 func TestSendClaimWaits(t *testing.T) {
+	t.Parallel()
 	for _, o := range []store.ClaimOutcome{store.Busy, store.NotYet} {
 		t.Run(o.String(), func(t *testing.T) {
 			f := newSendFixture(t, tasks.PriorityNormal)
@@ -144,6 +147,7 @@ func TestSendClaimWaits(t *testing.T) {
 }
 
 func TestSendClaimUnresolvedEnqueuesReconcile(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ prio, queue string }{
 		{tasks.PriorityNormal, ""}, // the task's default: maint
 		{tasks.PriorityOTP, tasks.QueueOTP},
@@ -174,6 +178,7 @@ func TestSendClaimUnresolvedEnqueuesReconcile(t *testing.T) {
 }
 
 func TestSendClaimErrors(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	f.st.ClaimFunc = func(context.Context, string, int, string) (store.ClaimResult, error) {
 		return store.ClaimResult{}, store.ErrNotFound
@@ -191,6 +196,7 @@ func TestSendClaimErrors(t *testing.T) {
 }
 
 func TestSendMalformedPayloadIsArchived(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	err := f.h.ProcessTask(context.Background(), asynq.NewTask(tasks.TypeSendBatch, []byte("{")))
 	if !errors.Is(err, asynq.SkipRetry) {
@@ -199,6 +205,7 @@ func TestSendMalformedPayloadIsArchived(t *testing.T) {
 }
 
 func TestSendAllAccepted(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	commits := f.captureCommits(store.CommitResult{Applied: true})
 	var indexed []store.NumberResult
@@ -247,6 +254,7 @@ func TestSendAllAccepted(t *testing.T) {
 }
 
 func TestSendPerNumberOutcomes(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	f.st.ClaimFunc = func(context.Context, string, int, string) (store.ClaimResult, error) {
 		cr := claimedBatch(tasks.PriorityNormal)
@@ -302,6 +310,7 @@ func TestSendPerNumberOutcomes(t *testing.T) {
 }
 
 func TestSendPerNumberFailJob(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	commits := f.captureCommits(store.CommitResult{Applied: true})
 	var failed string
@@ -326,6 +335,7 @@ func TestSendPerNumberFailJob(t *testing.T) {
 }
 
 func TestSendPerNumberHalt(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	commits := f.captureCommits(store.CommitResult{Applied: true})
 	var haltCode string
@@ -363,6 +373,7 @@ func TestSendPerNumberHalt(t *testing.T) {
 }
 
 func TestSendCallRetry(t *testing.T) {
+	t.Parallel()
 	for name, sendErr := range map[string]error{
 		"throttled": &tencentsms.Error{Action: "SendSms", Code: "RequestLimitExceeded"},
 		"not sent":  &tencentsms.TransportError{Action: "SendSms", Err: errors.New("connection refused")},
@@ -389,6 +400,7 @@ func TestSendCallRetry(t *testing.T) {
 }
 
 func TestSendCallRetryGivesUpAtTheLimit(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	f.st.ClaimFunc = func(context.Context, string, int, string) (store.ClaimResult, error) {
 		cr := claimedBatch(tasks.PriorityNormal)
@@ -410,6 +422,7 @@ func TestSendCallRetryGivesUpAtTheLimit(t *testing.T) {
 }
 
 func TestSendCallUnknownOutcome(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		prio  string
 		delay time.Duration
@@ -449,6 +462,7 @@ func TestSendCallUnknownOutcome(t *testing.T) {
 }
 
 func TestSendCallFailures(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		code    string
 		failJob bool
@@ -478,6 +492,7 @@ func TestSendCallFailures(t *testing.T) {
 }
 
 func TestSendArgumentErrorFailsNumbers(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	commits := f.captureCommits(store.CommitResult{Applied: true})
 	f.snd.SendSmsFunc = func(context.Context, tencentsms.SendRequest) (*tencentsms.SendResult, error) {
@@ -492,6 +507,7 @@ func TestSendArgumentErrorFailsNumbers(t *testing.T) {
 }
 
 func TestSendExpiredOTPFailsInsteadOfRetrying(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityOTP)
 	f.st.ClaimFunc = func(context.Context, string, int, string) (store.ClaimResult, error) {
 		cr := claimedBatch(tasks.PriorityOTP)
@@ -511,6 +527,7 @@ func TestSendExpiredOTPFailsInsteadOfRetrying(t *testing.T) {
 }
 
 func TestSendCallHalts(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		code string
 		at   time.Time
@@ -555,6 +572,7 @@ func TestSendCallHalts(t *testing.T) {
 }
 
 func TestSendParksWhenHalted(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	probeAt := t0.Add(3 * time.Minute)
 	f.st.HaltOfFunc = func(context.Context, string) (*store.Halt, error) {
@@ -576,6 +594,7 @@ func TestSendParksWhenHalted(t *testing.T) {
 }
 
 func TestSendHaltEndsWhileParking(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	f.st.HaltOfFunc = func(context.Context, string) (*store.Halt, error) {
 		return &store.Halt{App: testApp, Code: "X", ProbeAt: t0}, nil
@@ -588,6 +607,7 @@ func TestSendHaltEndsWhileParking(t *testing.T) {
 }
 
 func TestSendHaltCache(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	f.h.halts.ttl = time.Hour
 	for range 3 {
@@ -601,6 +621,7 @@ func TestSendHaltCache(t *testing.T) {
 }
 
 func TestSendReleasesWhenLimiterWaitEnds(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	ctx, cancel := context.WithCancel(context.Background())
 	f.lim.WaitFunc = func(ctx context.Context) error {
@@ -622,6 +643,7 @@ func TestSendReleasesWhenLimiterWaitEnds(t *testing.T) {
 }
 
 func TestSendLimiterError(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	boom := errors.New("redis down")
 	f.lim.WaitFunc = func(context.Context) error { return boom }
@@ -635,6 +657,7 @@ func TestSendLimiterError(t *testing.T) {
 }
 
 func TestSendLostClaim(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	f.st.CommitFunc = func(context.Context, string, int, string, []store.NumberResult) (store.CommitResult, error) {
 		return store.CommitResult{Applied: false}, nil
@@ -651,6 +674,7 @@ func TestSendLostClaim(t *testing.T) {
 }
 
 func TestSendCommitError(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	boom := errors.New("redis down")
 	f.st.CommitFunc = func(context.Context, string, int, string, []store.NumberResult) (store.CommitResult, error) {
@@ -665,6 +689,8 @@ func TestSendCommitError(t *testing.T) {
 // restarts is tried again until it lands (within CommitTimeout), so the batch neither stays
 // reserved until its lease runs out nor turns unknown.
 func TestSendWritesOutlastAShortOutage(t *testing.T) {
+	// Not parallel with the other tests: a write must land within the 500ms CommitTimeout of
+	// real time. Its subtests, which mostly sleep, run together.
 	down := errors.New("dial tcp: connection refused")
 	flaky := func(n *int) error {
 		*n++
@@ -674,6 +700,7 @@ func TestSendWritesOutlastAShortOutage(t *testing.T) {
 		return nil
 	}
 	t.Run("commit", func(t *testing.T) {
+		t.Parallel()
 		f := newSendFixture(t, tasks.PriorityNormal)
 		n := 0
 		f.st.CommitFunc = func(context.Context, string, int, string, []store.NumberResult) (store.CommitResult, error) {
@@ -684,6 +711,7 @@ func TestSendWritesOutlastAShortOutage(t *testing.T) {
 		}
 	})
 	t.Run("release after the limiter failed", func(t *testing.T) {
+		t.Parallel()
 		f := newSendFixture(t, tasks.PriorityNormal)
 		f.lim.WaitFunc = func(context.Context) error { return down }
 		n := 0
@@ -697,6 +725,7 @@ func TestSendWritesOutlastAShortOutage(t *testing.T) {
 		}
 	})
 	t.Run("requeue", func(t *testing.T) {
+		t.Parallel()
 		f := newSendFixture(t, tasks.PriorityNormal)
 		f.snd.SendSmsFunc = func(context.Context, tencentsms.SendRequest) (*tencentsms.SendResult, error) {
 			return nil, &tencentsms.Error{Code: "RequestLimitExceeded"}
@@ -711,6 +740,7 @@ func TestSendWritesOutlastAShortOutage(t *testing.T) {
 }
 
 func TestSendEnqueueConflictIsFine(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	f.captureCommits(store.CommitResult{Applied: true, HasUnknown: true})
 	f.enq.EnqueueFunc = func(context.Context, *asynq.Task, ...asynq.Option) error { return asynq.ErrTaskIDConflict }
@@ -723,6 +753,7 @@ func TestSendEnqueueConflictIsFine(t *testing.T) {
 }
 
 func TestAttemptOf(t *testing.T) {
+	t.Parallel()
 	if got := attemptOf(context.Background(), 4); got != 4 {
 		t.Errorf("attemptOf(claim 4) = %d", got)
 	}
@@ -735,6 +766,7 @@ func TestAttemptOf(t *testing.T) {
 // only once the rate limiter granted the call, and a launch refused because the job expired,
 // was cancelled or failed, or the reservation was taken over while it waited sends nothing.
 func TestSendLaunchesAfterTheLimiter(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		outcome store.ClaimOutcome
 		sends   int
@@ -776,6 +808,7 @@ func TestSendLaunchesAfterTheLimiter(t *testing.T) {
 // TestSendLimiterCutShortReleasesBeforeLaunch: a wait that ends (shutdown) gives the reservation
 // back without launching it, so nothing counts as an attempt and nothing becomes unknown.
 func TestSendLimiterCutShortReleasesBeforeLaunch(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	ctx, cancel := context.WithCancel(context.Background())
 	f.lim.WaitFunc = func(context.Context) error {
@@ -792,6 +825,7 @@ func TestSendLimiterCutShortReleasesBeforeLaunch(t *testing.T) {
 // TestSendLogLinesAreValidJSON: every log line of a failing job is a JSON object without repeated
 // keys (a repeated "code" made the "job failed" line ambiguous to log pipelines).
 func TestSendLogLinesAreValidJSON(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	var buf bytes.Buffer
 	core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&buf), zapcore.DebugLevel)
@@ -850,6 +884,7 @@ func repeatedKey(t *testing.T, line string) (string, bool) {
 // when it keeps failing the sent numbers are committed unknown (reconcile settles them from their receipts), never as sent
 // with receipts nobody could match.
 func TestSendIndexSerialsFailure(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		failures int
@@ -890,6 +925,7 @@ func TestSendIndexSerialsFailure(t *testing.T) {
 // TestSendHaltAfterTheWait: an app halted while the batch waited on the rate limiter parks the
 // batch before anything is launched or sent.
 func TestSendHaltAfterTheWait(t *testing.T) {
+	t.Parallel()
 	f := newSendFixture(t, tasks.PriorityNormal)
 	lookups := 0
 	f.st.HaltOfFunc = func(context.Context, string) (*store.Halt, error) {

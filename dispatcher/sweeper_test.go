@@ -15,6 +15,7 @@ import (
 )
 
 func TestSweepOnce(t *testing.T) {
+	t.Parallel()
 	st, enq := &fakeStore{}, &fakeEnqueuer{}
 	now := t0.Add(time.Hour)
 	st.ActiveJobsFunc = func(context.Context) ([]string, error) { return []string{"old", "fresh", "halted", "gone"}, nil }
@@ -93,6 +94,7 @@ func TestSweepOnce(t *testing.T) {
 }
 
 func TestSweepTreatsQueuedTasksAsFine(t *testing.T) {
+	t.Parallel()
 	st := &fakeStore{}
 	enq := &fakeEnqueuer{EnqueueFunc: func(context.Context, *asynq.Task, ...asynq.Option) error { return asynq.ErrTaskIDConflict }}
 	st.ActiveJobsFunc = func(context.Context) ([]string, error) { return []string{"j1"}, nil }
@@ -110,6 +112,7 @@ func TestSweepTreatsQueuedTasksAsFine(t *testing.T) {
 }
 
 func TestSweepReportsErrorsAndGoesOn(t *testing.T) {
+	t.Parallel()
 	st, enq := &fakeStore{}, &fakeEnqueuer{}
 	boom := errors.New("redis down")
 	st.ActiveJobsFunc = func(context.Context) ([]string, error) { return []string{"bad", "good"}, nil }
@@ -133,6 +136,7 @@ func TestSweepReportsErrorsAndGoesOn(t *testing.T) {
 }
 
 func TestSweeperRunNeedsTheLease(t *testing.T) {
+	t.Parallel()
 	st, enq := &fakeStore{}, &fakeEnqueuer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	st.AcquireLeaseFunc = func(context.Context, string, string, time.Duration) (bool, error) {

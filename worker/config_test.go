@@ -5,25 +5,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
 
 func validConfig(t *testing.T) Config {
 	t.Helper()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
 	return Config{
-		Redis:   rdb,
+		Redis:   redistest.Mini(t).Client,
 		Tencent: tencentsms.Config{SecretID: "AKIDx", SecretKey: "k", Endpoint: "http://127.0.0.1:1"},
 		AppID:   "1400000000",
 	}
 }
 
 func TestWithDefaults(t *testing.T) {
+	t.Parallel()
 	c := Config{}.WithDefaults()
 	for _, d := range []struct {
 		name      string
@@ -56,6 +52,7 @@ func TestWithDefaults(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		field  string
 		mutate func(c *Config)

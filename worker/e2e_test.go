@@ -1,8 +1,13 @@
 package worker
 
 // End-to-end tests: the real store, dispatcher, rate limiter, tencentsms client and asynq, with
-// client.Send as the producer and the sandbox (behind httptest) as Tencent. They run on miniredis
-// and, when REDIS_URL is set, again on that Redis (whose database they flush).
+// client.Send as the producer and the sandbox (behind httptest) as Tencent. They run on every
+// redistest backend: miniredis (whose key TTLs stand still: nothing here waits for a TTL) and,
+// when REDIS_URL is set, the private Redis there (flushed first).
+//
+// Their redistest.Each subtests do not call t.Parallel: Open takes the real Redis's lock before
+// the subtest's body runs, and a parallel subtest would hold it while it waits for a parallel
+// slot, which tests waiting for that lock may all occupy.
 
 import (
 	"context"
@@ -10,75 +15,23 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsdispatch/smsdispatch/client"
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/retry"
 	"github.com/smsdispatch/smsdispatch/sandbox"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
-
-// backend is a Redis the end-to-end tests run on.
-type backend struct {
-	name string
-	open func(t *testing.T) redis.UniversalClient // nil: skip with reason
-	skip string
-}
-
-func backends() []backend {
-	bs := []backend{{name: "miniredis", open: func(t *testing.T) redis.UniversalClient {
-		// Key TTLs stand still on miniredis (no ClockTTL: it re-sorts every key on every
-		// command); nothing here waits for a TTL.
-		mr := miniredis.RunT(t)
-		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-		t.Cleanup(func() { _ = rdb.Close() })
-		return rdb
-	}}}
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		return append(bs, backend{name: "redis", skip: "REDIS_URL is not set: the real-Redis run is skipped (set it to a private Redis database; the test flushes it)"})
-	}
-	return append(bs, backend{name: "redis", open: func(t *testing.T) redis.UniversalClient {
-		opt, err := redis.ParseURL(url)
-		if err != nil {
-			t.Fatalf("REDIS_URL: %v", err)
-		}
-		rdb := redis.NewClient(opt)
-		t.Cleanup(func() { _ = rdb.Close() })
-		ctx := context.Background()
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			t.Fatalf("REDIS_URL does not answer: %v", err)
-		}
-		if err := rdb.FlushDB(ctx).Err(); err != nil { // only the database REDIS_URL names
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = rdb.FlushDB(context.Background()).Err() })
-		return rdb
-	}})
-}
-
-// forEachBackend runs f once per Redis backend.
-func forEachBackend(t *testing.T, f func(t *testing.T, rdb redis.UniversalClient)) {
-	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) {
-			if b.open == nil {
-				t.Skip(b.skip)
-			}
-			f(t, b.open(t))
-		})
-	}
-}
 
 // fakeTencent is the sandbox behind an httptest server, recording when each SendSms arrives.
 type fakeTencent struct {
@@ -236,10 +189,12 @@ const thirtySecondLimit = "LimitExceeded.PhoneNumberThirtySecondLimit"
 // codes, 30-second frequency limits, 1% lost replies and 2% failed receipts, and checks the job's
 // counts against the sandbox's truth.
 func TestEndToEndTenThousand(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		rdb := db.Client
 		const (
 			total       = 10_000
 			shared      = 7_000 // numbers 0..6999 share one param set: batches of 200
@@ -351,10 +306,12 @@ func TestEndToEndTenThousand(t *testing.T) {
 // TestEndToEndRateLimitThreeWorkers runs three workers on one Redis with RateLimit 20: SendSms
 // never arrives more than 20 times in any sliding second.
 func TestEndToEndRateLimitThreeWorkers(t *testing.T) {
+	// Not parallel: it measures SendSms arrivals per second, which other tests' load would bunch.
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		rdb := db.Client
 		const limit, batches = 20, 90
 		f := newFakeTencent(t, nil)
 		cfg := testConfig(rdb, f)
@@ -390,10 +347,12 @@ func TestEndToEndRateLimitThreeWorkers(t *testing.T) {
 // TestEndToEndCancel cancels a job while it drains slowly: the batches not yet sent are counted
 // cancelled and never reach Tencent.
 func TestEndToEndCancel(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		rdb := db.Client
 		const total = 4_000 // 20 batches of 200
 		f := newFakeTencent(t, nil)
 		cfg := testConfig(rdb, f)
@@ -440,10 +399,13 @@ func TestEndToEndCancel(t *testing.T) {
 // as evidence that this job's numbers were sent: the numbers are resent after the reconcile window
 // and each is accepted exactly once by this job.
 func TestEndToEndLostReplyEvidence(t *testing.T) {
+	// Not parallel: the second send must reach the sandbox within its 3 s FrequencyInterval of
+	// real time after the first.
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	forEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		rdb := db.Client
 		const n = 10
 		f := newFakeTencent(t, func(c *sandbox.Config) { c.FrequencyInterval = 3 * time.Second })
 		cfg := testConfig(rdb, f)

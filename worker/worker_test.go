@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -19,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/smsdispatch/smsdispatch/dispatcher"
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tasks"
 )
@@ -37,7 +37,9 @@ func httpGet(t *testing.T, url string) (int, string) {
 // TestLifecycle: Start serves the HTTP endpoints and registers both asynq servers; /readyz follows
 // Redis; Shutdown stops everything, leaves the shared Redis client open, and is idempotent.
 func TestLifecycle(t *testing.T) {
-	mr := miniredis.RunT(t)
+	t.Parallel()
+	mr := redistest.Mini(t).Mini
+	// A client of its own that does not retry: /readyz must see the LOADING error set below.
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	defer rdb.Close()
 	f := newFakeTencent(t, nil)
@@ -128,6 +130,7 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestShutdownBeforeStart(t *testing.T) {
+	t.Parallel()
 	f := newFakeTencent(t, nil)
 	w, err := New(testConfig(validConfig(t).Redis, f), testLogger(t), nil)
 	if err != nil {
@@ -142,6 +145,7 @@ func TestShutdownBeforeStart(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
+	t.Parallel()
 	c := validConfig(t)
 	c.AppID = ""
 	_, err := New(c, zap.NewNop(), nil)
@@ -161,6 +165,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 // TestMetricsAddrTaken: Start fails, naming the address, when the HTTP port is taken.
 func TestMetricsAddrTaken(t *testing.T) {
+	t.Parallel()
 	f := newFakeTencent(t, nil)
 	cfg := testConfig(validConfig(t).Redis, f)
 	cfg.MetricsAddr = f.srv.Listener.Addr().String()
@@ -176,6 +181,7 @@ func TestMetricsAddrTaken(t *testing.T) {
 
 // TestErrorHandlerLevels: the error handler logs each failure once, at a level by who must act.
 func TestErrorHandlerLevels(t *testing.T) {
+	t.Parallel()
 	core, logs := observer.New(zapcore.DebugLevel)
 	f := newFakeTencent(t, nil)
 	w, err := New(testConfig(validConfig(t).Redis, f), zap.New(core), nil)
