@@ -42,27 +42,70 @@ const (
 	MaxExpire = MaxSendAhead + 30*24*time.Hour
 )
 
-// Options configure a Client. Zero fields take the defaults.
+// Options configure a Client. Zero (and negative) fields take their defaults.
 type Options struct {
 	// Defaults for requests that leave the field empty.
 	AppID, SignName, SenderID, ExtendCode string
-	// Country is the default region for numbers without '+' (default "CN").
+	// Country is the default region for numbers without '+' (a region code, any case). Default
+	// recipients.DefaultRegion ("CN").
 	Country string
-	// Store configures the store (retention, claim lease, receipt window, clock).
+	// Store configures the store (retention, claim lease, receipt window, clock); its zero
+	// fields take the store's defaults.
 	Store store.Options
 	// Logger receives one line per job created and enqueue problems; nil logs nothing.
 	Logger *zap.Logger
-	// MaxBatch is the most numbers per batch (default 200; smaller only for tests).
+	// MaxBatch is the most numbers per batch, at most store.MaxBatchSize (smaller only for
+	// tests). Default recipients.DefaultMaxBatch (200).
 	MaxBatch int
-	// EnqueueConcurrency is how many goroutines enqueue a job's batch tasks (default 16).
+	// EnqueueConcurrency is how many goroutines enqueue a job's batch tasks. Default
+	// DefaultEnqueueConcurrency (16).
 	EnqueueConcurrency int
-	// EnqueueAttempts is how many times one task enqueue is tried before giving up (default 3).
+	// EnqueueAttempts is how many times one task enqueue is tried before giving up. Default
+	// DefaultEnqueueAttempts (3).
 	EnqueueAttempts int
-	// RejectedSample is how many rejected lines Result.Rejected keeps (default 1000); every one
-	// is counted, and every one goes to Request.OnReject.
+	// RejectedSample is how many rejected lines Result.Rejected keeps; every one is counted,
+	// and every one goes to Request.OnReject. Default DefaultRejectedSample (1000).
 	RejectedSample int
-	// MaxRecipients bounds the valid unique numbers of one job (default 10,000,000).
+	// MaxRecipients bounds the valid unique numbers of one job. Default
+	// recipients.DefaultMaxRecipients (10,000,000).
 	MaxRecipients int
+}
+
+// withDefaults returns o with Country normalised (trimmed, upper case) and every empty, zero or
+// negative field set to its default.
+func (o Options) withDefaults() Options {
+	o.Country = strings.ToUpper(strings.TrimSpace(o.Country))
+	if o.Country == "" {
+		o.Country = recipients.DefaultRegion
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = recipients.DefaultMaxBatch
+	}
+	if o.EnqueueConcurrency <= 0 {
+		o.EnqueueConcurrency = DefaultEnqueueConcurrency
+	}
+	if o.EnqueueAttempts <= 0 {
+		o.EnqueueAttempts = DefaultEnqueueAttempts
+	}
+	if o.RejectedSample <= 0 {
+		o.RejectedSample = DefaultRejectedSample
+	}
+	if o.MaxRecipients <= 0 {
+		o.MaxRecipients = recipients.DefaultMaxRecipients
+	}
+	return o
+}
+
+// validate reports the first bad field of o, which must have its defaults (withDefaults): an
+// unknown Country or a MaxBatch over store.MaxBatchSize.
+func (o Options) validate() error {
+	if !recipients.ValidRegion(o.Country) {
+		return fmt.Errorf("client: Options.Country %q is not a known region code", o.Country)
+	}
+	if o.MaxBatch > store.MaxBatchSize {
+		return fmt.Errorf("client: Options.MaxBatch %d is over %d", o.MaxBatch, store.MaxBatchSize)
+	}
+	return nil
 }
 
 // Client sends and steers SMS jobs.
@@ -80,27 +123,9 @@ func New(rdb redis.UniversalClient, opts Options) (*Client, error) {
 	if rdb == nil {
 		return nil, errors.New("client: nil redis client")
 	}
-	opts.Country = strings.ToUpper(strings.TrimSpace(opts.Country))
-	if opts.Country == "" {
-		opts.Country = recipients.DefaultRegion
-	}
-	if !recipients.ValidRegion(opts.Country) {
-		return nil, fmt.Errorf("client: Options.Country %q is not a known region code", opts.Country)
-	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = recipients.DefaultMaxBatch
-	}
-	if opts.MaxBatch > store.MaxBatchSize {
-		return nil, fmt.Errorf("client: Options.MaxBatch %d is over %d", opts.MaxBatch, store.MaxBatchSize)
-	}
-	if opts.EnqueueConcurrency <= 0 {
-		opts.EnqueueConcurrency = DefaultEnqueueConcurrency
-	}
-	if opts.EnqueueAttempts <= 0 {
-		opts.EnqueueAttempts = DefaultEnqueueAttempts
-	}
-	if opts.RejectedSample <= 0 {
-		opts.RejectedSample = DefaultRejectedSample
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {

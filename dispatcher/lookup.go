@@ -13,23 +13,6 @@ import (
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
 
-// Defaults of ReceiptLookupConfig.
-const (
-	// DefaultReceiptLookupAge is how long after its send a number without a receipt waits before
-	// it is looked up by number: receipts normally arrive by pull within a minute or two.
-	DefaultReceiptLookupAge = 5 * time.Minute
-	// DefaultReceiptLookupRounds is how many times a number is looked up at most: round r is due
-	// Age·4^(r-1) after the send (5 and 20 minutes by default), for receipts that Tencent did not
-	// have yet at the first lookup.
-	DefaultReceiptLookupRounds = 2
-	// DefaultReceiptLookupInterval is the wait between runs.
-	DefaultReceiptLookupInterval = time.Minute
-	// DefaultReceiptLookupMaxPerRun bounds the numbers looked up per run: at the default interval
-	// at most 10 lookups/s on average, about half of the 20/s account budget, so reconcile
-	// (which shares the budget) always gets its share.
-	DefaultReceiptLookupMaxPerRun = 600
-)
-
 // receiptLookupLease is the name of the lookup loop's lease.
 const receiptLookupLease = "receipt-lookup"
 
@@ -52,32 +35,6 @@ var _ LookupStore = (*store.Store)(nil)
 // looked up, instead of their whole lookup age: time for the puller to bring the pages that
 // were not lost.
 const ReceiptLossGrace = 30 * time.Second
-
-// ReceiptLookupConfig configures a ReceiptLookup. Store, Puller and Limiter are required.
-type ReceiptLookupConfig struct {
-	Store  LookupStore
-	Puller PhoneStatusPuller
-	// Limiter is the fleet-wide budget of PullSmsSendStatusByPhoneNumber (20 calls/s per
-	// account), the one reconcile uses.
-	Limiter Limiter
-	Logger  *zap.Logger
-	Metrics *Metrics
-	// Age is how long after its send a number without a receipt is first looked up. Default
-	// DefaultReceiptLookupAge.
-	Age time.Duration
-	// Rounds is how many times a number is looked up at most. Default DefaultReceiptLookupRounds.
-	Rounds int
-	// Interval is the wait between runs. Default DefaultReceiptLookupInterval.
-	Interval time.Duration
-	// MaxPerRun bounds the lookups of one run. Default DefaultReceiptLookupMaxPerRun.
-	MaxPerRun int
-	// LeaseTTL is how long one worker holds the lookup lease without renewal (renewed every
-	// batch). Default 2 × Interval.
-	LeaseTTL time.Duration
-	// Owner identifies this loop in the lease. Default: a random token.
-	Owner string
-	Now   func() time.Time
-}
 
 // ReceiptLookup recovers receipts that no pull will bring: a pulled page is lost when its worker
 // dies between the pull's reply and the page's save (the pull is a destructive read, which
@@ -111,34 +68,10 @@ type ReceiptLookup struct {
 
 // NewReceiptLookup checks cfg, applies its defaults and returns the loop.
 func NewReceiptLookup(cfg ReceiptLookupConfig) (*ReceiptLookup, error) {
-	switch {
-	case cfg.Store == nil:
-		return nil, errors.New("dispatcher: ReceiptLookupConfig.Store is nil")
-	case cfg.Puller == nil:
-		return nil, errors.New("dispatcher: ReceiptLookupConfig.Puller is nil")
-	case cfg.Limiter == nil:
-		return nil, errors.New("dispatcher: ReceiptLookupConfig.Limiter is nil")
-	case cfg.Age < 0 || cfg.Interval < 0 || cfg.LeaseTTL < 0 || cfg.Rounds < 0 || cfg.MaxPerRun < 0:
-		return nil, errors.New("dispatcher: ReceiptLookupConfig durations and counts must not be negative")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Age == 0 {
-		cfg.Age = DefaultReceiptLookupAge
-	}
-	if cfg.Rounds == 0 {
-		cfg.Rounds = DefaultReceiptLookupRounds
-	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultReceiptLookupInterval
-	}
-	if cfg.MaxPerRun == 0 {
-		cfg.MaxPerRun = DefaultReceiptLookupMaxPerRun
-	}
-	if cfg.LeaseTTL == 0 {
-		cfg.LeaseTTL = 2 * cfg.Interval
-	}
-	if cfg.Owner == "" {
-		cfg.Owner = newToken()
-	}
+	cfg = cfg.withDefaults()
 	return &ReceiptLookup{
 		store:     cfg.Store,
 		puller:    cfg.Puller,

@@ -13,26 +13,6 @@ import (
 	"github.com/smsdispatch/smsdispatch/tasks"
 )
 
-// DefaultProbeTries is how many parked batches one probe takes before giving up for now, when
-// the batches it takes need no send (cancelled, expired, already settled).
-const DefaultProbeTries = 10
-
-// ProbeConfig configures a ProbeHandler. Send, Store and Enqueuer are required.
-type ProbeConfig struct {
-	// Send is the SendHandler whose send path the probe uses (bypassing its halt check).
-	Send     *SendHandler
-	Store    ProbeStore
-	Enqueuer Enqueuer
-	Logger   *zap.Logger
-	Metrics  *Metrics
-	// HaltProbeInterval is the wait before the next probe when a probe learned nothing (the
-	// call's outcome was unknown). Default: the SendHandler's.
-	HaltProbeInterval time.Duration
-	// Tries bounds the parked batches one probe takes. Default DefaultProbeTries.
-	Tries int
-	Now   func() time.Time
-}
-
 // ProbeHandler is the asynq handler of tasks.TypeProbe: while an app is halted, it lets one
 // parked batch through (the send path without the halt check). If Tencent answers without a
 // halting code the app is resumed and every parked batch is enqueued at once; if the code comes
@@ -50,22 +30,10 @@ type ProbeHandler struct {
 
 // NewProbeHandler checks cfg, applies its defaults and returns the handler.
 func NewProbeHandler(cfg ProbeConfig) (*ProbeHandler, error) {
-	switch {
-	case cfg.Send == nil:
-		return nil, errors.New("dispatcher: ProbeConfig.Send is nil")
-	case cfg.Store == nil:
-		return nil, errors.New("dispatcher: ProbeConfig.Store is nil")
-	case cfg.Enqueuer == nil:
-		return nil, errors.New("dispatcher: ProbeConfig.Enqueuer is nil")
-	case cfg.HaltProbeInterval < 0 || cfg.Tries < 0:
-		return nil, errors.New("dispatcher: ProbeConfig.HaltProbeInterval and Tries must not be negative")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.HaltProbeInterval == 0 {
-		cfg.HaltProbeInterval = cfg.Send.policy.HaltProbe
-	}
-	if cfg.Tries == 0 {
-		cfg.Tries = DefaultProbeTries
-	}
+	cfg = cfg.withDefaults()
 	now := nowOrDefault(cfg.Now)
 	return &ProbeHandler{
 		send:     cfg.Send,

@@ -15,50 +15,11 @@ import (
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
 
-// Defaults of PullerConfig.
-const (
-	DefaultPullInterval = 10 * time.Second
-	DefaultMaxPages     = 1000 // pages of 100 per app and run: 100,000 receipts
-	// DefaultMissingAppRecheck is how long an app that answered SdkAppIdNotExist is not pulled.
-	DefaultMissingAppRecheck = time.Hour
-)
-
 // Backoff of the save of a pulled page: it doubles from saveBackoffBase up to saveBackoffMax.
 const (
 	saveBackoffBase = 100 * time.Millisecond
 	saveBackoffMax  = 5 * time.Second
 )
-
-// PullerConfig configures a Puller. Store, Puller and Limiter are required.
-type PullerConfig struct {
-	Store  ReceiptStore
-	Puller StatusPuller
-	// Limiter is the fleet-wide budget of PullSmsSendStatus (Tencent: 100 calls/s per account):
-	// a ratelimit.Limiter of its own key, e.g. at 90/s.
-	Limiter Limiter
-	// Apps are pulled on every run besides those Store.Apps returns (the worker's default
-	// SmsSdkAppId, so that receipts are pulled even before the first job).
-	Apps    []string
-	Logger  *zap.Logger
-	Metrics *Metrics
-	// Interval is the wait between runs (SMS_STATUS_PULL_INTERVAL). Default 10 s.
-	Interval time.Duration
-	// LeaseTTL is how long one worker's hold on an app's pull lease lasts without renewal (it is
-	// renewed every page and every run). Default 3 × Interval, at least 30 s.
-	LeaseTTL time.Duration
-	// MaxPages bounds the pages pulled per app and run. Default DefaultMaxPages.
-	MaxPages int
-	// Owner identifies this puller in leases. Default: a random token.
-	Owner string
-	// SaveTimeout bounds each round of tries to save a pulled page (and then apply it), which
-	// run even after the context ends (a pulled receipt is gone from Tencent). A page still not
-	// saved after it is kept in memory and tried again first on the next run. Default 10 s.
-	SaveTimeout time.Duration
-	// MissingAppRecheck is how long an app that answered SdkAppIdNotExist is left out of the
-	// pulls before it is tried once more. Default 1 h.
-	MissingAppRecheck time.Duration
-	Now               func() time.Time
-}
 
 // Puller pulls delivery receipts (PullSmsSendStatus) for every app in use. One puller per app
 // across all workers holds the Redis lease "pull:<app>"; the others skip that app. Every page is
@@ -99,34 +60,10 @@ type Puller struct {
 
 // NewPuller checks cfg, applies its defaults and returns the puller.
 func NewPuller(cfg PullerConfig) (*Puller, error) {
-	switch {
-	case cfg.Store == nil:
-		return nil, errors.New("dispatcher: PullerConfig.Store is nil")
-	case cfg.Puller == nil:
-		return nil, errors.New("dispatcher: PullerConfig.Puller is nil")
-	case cfg.Limiter == nil:
-		return nil, errors.New("dispatcher: PullerConfig.Limiter is nil")
-	case cfg.Interval < 0 || cfg.LeaseTTL < 0 || cfg.MaxPages < 0 || cfg.SaveTimeout < 0 || cfg.MissingAppRecheck < 0:
-		return nil, errors.New("dispatcher: PullerConfig durations and MaxPages must not be negative")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultPullInterval
-	}
-	if cfg.LeaseTTL == 0 {
-		cfg.LeaseTTL = max(3*cfg.Interval, 30*time.Second)
-	}
-	if cfg.MaxPages == 0 {
-		cfg.MaxPages = DefaultMaxPages
-	}
-	if cfg.Owner == "" {
-		cfg.Owner = newToken()
-	}
-	if cfg.SaveTimeout == 0 {
-		cfg.SaveTimeout = DefaultCommitTimeout
-	}
-	if cfg.MissingAppRecheck == 0 {
-		cfg.MissingAppRecheck = DefaultMissingAppRecheck
-	}
+	cfg = cfg.withDefaults()
 	return &Puller{
 		store:       cfg.Store,
 		puller:      cfg.Puller,

@@ -16,32 +16,6 @@ import (
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
 
-// DefaultEvidenceSlack is how far before an attempt's claim time a receipt is still accepted as
-// evidence: room for clock skew between workers, Redis and Tencent only. Receipt times (pulled, and
-// PullSmsSendStatusByPhoneNumber's) are receive times, always after the send; a wider margin would
-// take the receipt of an earlier send of the same number (another job's) as proof.
-const DefaultEvidenceSlack = 5 * time.Second
-
-// ReconcileConfig configures a ReconcileHandler. Store, Puller, Enqueuer and Limiter are required.
-type ReconcileConfig struct {
-	Store    ReconcileStore
-	Puller   PhoneStatusPuller
-	Enqueuer Enqueuer
-	// Limiter is the fleet-wide budget of PullSmsSendStatusByPhoneNumber, which Tencent limits to
-	// 20 calls/s per account: use a ratelimit.Limiter of its own key at 18/s.
-	Limiter Limiter
-	Logger  *zap.Logger
-	Metrics *Metrics
-	// ReconcileWindow is how long unknown numbers wait for evidence before being looked up by
-	// number and, without evidence, resent. Default DefaultReconcileWindow (60 s, shared with
-	// SendConfig.ReconcileWindow). otp jobs that have not expired are resent at once.
-	ReconcileWindow time.Duration
-	// EvidenceSlack widens the evidence window before the attempt's claim time (clock skew).
-	// Default DefaultEvidenceSlack (5 s).
-	EvidenceSlack time.Duration
-	Now           func() time.Time
-}
-
 // ReconcileHandler is the asynq handler of tasks.TypeReconcile. It settles the numbers of a batch
 // whose send outcome is unknown: with evidence (a receipt kept as unmatched for the number, or
 // PullSmsSendStatusByPhoneNumber over the send window) they count as sent; without evidence after
@@ -66,24 +40,10 @@ type ReconcileHandler struct {
 
 // NewReconcileHandler checks cfg, applies its defaults and returns the handler.
 func NewReconcileHandler(cfg ReconcileConfig) (*ReconcileHandler, error) {
-	switch {
-	case cfg.Store == nil:
-		return nil, errors.New("dispatcher: ReconcileConfig.Store is nil")
-	case cfg.Puller == nil:
-		return nil, errors.New("dispatcher: ReconcileConfig.Puller is nil")
-	case cfg.Enqueuer == nil:
-		return nil, errors.New("dispatcher: ReconcileConfig.Enqueuer is nil")
-	case cfg.Limiter == nil:
-		return nil, errors.New("dispatcher: ReconcileConfig.Limiter is nil")
-	case cfg.ReconcileWindow < 0 || cfg.EvidenceSlack < 0:
-		return nil, errors.New("dispatcher: ReconcileConfig durations must not be negative")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.ReconcileWindow == 0 {
-		cfg.ReconcileWindow = DefaultReconcileWindow
-	}
-	if cfg.EvidenceSlack == 0 {
-		cfg.EvidenceSlack = DefaultEvidenceSlack
-	}
+	cfg = cfg.withDefaults()
 	m := orNew(cfg.Metrics)
 	now := nowOrDefault(cfg.Now)
 	return &ReconcileHandler{

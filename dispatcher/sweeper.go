@@ -11,32 +11,8 @@ import (
 	"github.com/smsdispatch/smsdispatch/store"
 )
 
-// Defaults of SweeperConfig.
-const (
-	DefaultSweepInterval = time.Minute
-	DefaultSweepGrace    = time.Minute
-)
-
 // sweepLease is the name of the sweeper's lease.
 const sweepLease = "sweep"
-
-// SweeperConfig configures a Sweeper. Store and Enqueuer are required.
-type SweeperConfig struct {
-	Store    SweepStore
-	Enqueuer Enqueuer
-	Logger   *zap.Logger
-	Metrics  *Metrics
-	// Interval is the wait between sweeps. Default 1 min.
-	Interval time.Duration
-	// Grace is how long a batch may be due (created, send-at or not-before passed) without
-	// having been sent before the sweeper enqueues its task again. Default 1 min.
-	Grace time.Duration
-	// LeaseTTL is how long one worker holds the sweep lease without renewal. Default 2 × Interval.
-	LeaseTTL time.Duration
-	// Owner identifies this sweeper in the lease. Default: a random token.
-	Owner string
-	Now   func() time.Time
-}
 
 // Sweeper closes the gaps of asynq's own recovery (55-120 s after a crash, and known stuck-task
 // bugs) and of lost enqueues: every Interval, under a lease (one sweeper across all workers), it
@@ -61,26 +37,10 @@ type Sweeper struct {
 
 // NewSweeper checks cfg, applies its defaults and returns the sweeper.
 func NewSweeper(cfg SweeperConfig) (*Sweeper, error) {
-	switch {
-	case cfg.Store == nil:
-		return nil, errors.New("dispatcher: SweeperConfig.Store is nil")
-	case cfg.Enqueuer == nil:
-		return nil, errors.New("dispatcher: SweeperConfig.Enqueuer is nil")
-	case cfg.Interval < 0 || cfg.Grace < 0 || cfg.LeaseTTL < 0:
-		return nil, errors.New("dispatcher: SweeperConfig durations must not be negative")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultSweepInterval
-	}
-	if cfg.Grace == 0 {
-		cfg.Grace = DefaultSweepGrace
-	}
-	if cfg.LeaseTTL == 0 {
-		cfg.LeaseTTL = 2 * cfg.Interval
-	}
-	if cfg.Owner == "" {
-		cfg.Owner = newToken()
-	}
+	cfg = cfg.withDefaults()
 	now := nowOrDefault(cfg.Now)
 	return &Sweeper{
 		store:    cfg.Store,

@@ -26,23 +26,60 @@ var (
 	ErrTooMany = errors.New("recipients: too many recipients")
 )
 
-// Options configure a Builder.
+// Options configure a Builder. Zero fields take their defaults.
 type Options struct {
-	// Region is the region of numbers written without '+' (a region code such as "CN").
-	// Empty means DefaultRegion.
+	// Region is the region of numbers written without '+' (a region code such as "CN", any
+	// case). Default DefaultRegion ("CN").
 	Region string
 	// Params are the job's template params, used for recipients that carry none of their own.
 	Params []string
-	// MaxBatch is the most numbers per batch (default and upper bound: 200, Tencent's limit).
+	// MaxBatch is the most numbers per batch, 1..DefaultMaxBatch. Default DefaultMaxBatch (200,
+	// Tencent's limit, which is also the upper bound).
 	MaxBatch int
-	// MaxRecipients bounds the valid unique numbers of one job (default 10,000,000).
+	// MaxRecipients bounds the valid unique numbers of one job. Zero or negative means
+	// DefaultMaxRecipients (10,000,000).
 	MaxRecipients int
-	// Workers is how many goroutines normalise numbers in AddCSV and AddRecipients
-	// (default GOMAXPROCS).
+	// Workers is how many goroutines normalise numbers in AddCSV and AddRecipients. Zero or
+	// negative means runtime.GOMAXPROCS(0) at the time of the call.
 	Workers int
 	// Encoding is the encoding of AddCSV's input (see CanonicalEncoding): "" or EncodingUTF8,
-	// or EncodingGB18030.
+	// or EncodingGB18030. Default EncodingUTF8.
 	Encoding string
+}
+
+// normalRegion is region trimmed and in upper case.
+func normalRegion(region string) string { return strings.ToUpper(strings.TrimSpace(region)) }
+
+// validate reports the first bad field of o (before withDefaults): an unknown Region, a MaxBatch
+// outside 1..DefaultMaxBatch, or an unknown Encoding.
+func (o Options) validate() error {
+	if r := normalRegion(o.Region); r != "" && !ValidRegion(r) {
+		return fmt.Errorf("recipients: %w %q", ErrUnknownRegion, o.Region)
+	}
+	if o.MaxBatch != 0 && (o.MaxBatch < 1 || o.MaxBatch > DefaultMaxBatch) {
+		return fmt.Errorf("recipients: max batch %d outside 1..%d", o.MaxBatch, DefaultMaxBatch)
+	}
+	if _, err := CanonicalEncoding(o.Encoding); err != nil {
+		return fmt.Errorf("recipients: %w", err)
+	}
+	return nil
+}
+
+// withDefaults returns o, which must be valid, with Region normalised and Encoding canonical, and
+// every empty or zero field set to its default (a negative MaxRecipients too).
+func (o Options) withDefaults() Options {
+	o.Region = normalRegion(o.Region)
+	if o.Region == "" {
+		o.Region = DefaultRegion
+	}
+	if o.MaxBatch == 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.MaxRecipients <= 0 {
+		o.MaxRecipients = DefaultMaxRecipients
+	}
+	o.Encoding, _ = CanonicalEncoding(o.Encoding) // checked by validate
+	return o
 }
 
 // Stats counts what a Builder was given.
@@ -102,33 +139,15 @@ func (g *group) add(n Number) {
 
 // NewBuilder returns an empty Builder. It fails for an unknown region or a MaxBatch outside 1..200.
 func NewBuilder(opts Options) (*Builder, error) {
-	region := strings.ToUpper(strings.TrimSpace(opts.Region))
-	if region == "" {
-		region = DefaultRegion
+	if err := opts.validate(); err != nil {
+		return nil, err
 	}
-	if !ValidRegion(region) {
-		return nil, fmt.Errorf("recipients: %w %q", ErrUnknownRegion, opts.Region)
-	}
-	maxBatch := opts.MaxBatch
-	if maxBatch == 0 {
-		maxBatch = DefaultMaxBatch
-	}
-	if maxBatch < 1 || maxBatch > DefaultMaxBatch {
-		return nil, fmt.Errorf("recipients: max batch %d outside 1..%d", opts.MaxBatch, DefaultMaxBatch)
-	}
-	maxRecipients := opts.MaxRecipients
-	if maxRecipients <= 0 {
-		maxRecipients = DefaultMaxRecipients
-	}
-	encoding, err := CanonicalEncoding(opts.Encoding)
-	if err != nil {
-		return nil, fmt.Errorf("recipients: %w", err)
-	}
+	opts = opts.withDefaults()
 	return &Builder{
-		encoding:      encoding,
-		region:        region,
-		maxBatch:      maxBatch,
-		maxRecipients: maxRecipients,
+		encoding:      opts.Encoding,
+		region:        opts.Region,
+		maxBatch:      opts.MaxBatch,
+		maxRecipients: opts.MaxRecipients,
 		workers:       opts.Workers,
 		defaultKey:    encodeParams(opts.Params),
 		seen:          new(numset.Set),

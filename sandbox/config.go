@@ -18,6 +18,14 @@ const (
 	DefaultSignName  = "Sandbox"
 )
 
+// Defaults that New gives the zero fields of a Config (DefaultConfig sets the same values).
+const (
+	// DefaultMaxClockSkew is the default of Config.MaxClockSkew, as at Tencent.
+	DefaultMaxClockSkew = 5 * time.Minute
+	// DefaultCallbackTimeout is the default of Config.CallbackTimeout.
+	DefaultCallbackTimeout = 10 * time.Second
+)
+
 // IDs of the built-in templates of DefaultConfig.
 const (
 	// TemplateOTP is a domestic verification-code template with 2 parameters
@@ -153,7 +161,7 @@ type Config struct {
 	Templates []Template
 
 	// MaxClockSkew is how far X-TC-Timestamp may be from the server clock
-	// before AuthFailure.SignatureExpire. 0 means 5 minutes, as at Tencent.
+	// before AuthFailure.SignatureExpire. Default DefaultMaxClockSkew (5 min).
 	MaxClockSkew time.Duration
 
 	// FrequencyInterval is the minimum time between two accepted sends of
@@ -189,7 +197,7 @@ type Config struct {
 	// CallbackURL, when set, receives every receipt as Tencent's status
 	// callback: a POSTed JSON array of up to 100 items.
 	CallbackURL string
-	// CallbackTimeout bounds one callback POST (0 means 10 s).
+	// CallbackTimeout bounds one callback POST. Default DefaultCallbackTimeout (10 s).
 	CallbackTimeout time.Duration
 	// CallbackRetries is how many more times a failed push is tried
 	// (Tencent: 2). Negative means 0.
@@ -198,7 +206,7 @@ type Config struct {
 	CallbackRetryInterval time.Duration
 
 	// Seed seeds the one random generator behind every random choice.
-	// 0 picks a seed from the clock.
+	// 0 picks a seed from the clock (time.Now, not Now).
 	Seed int64
 
 	// Faults is the initial fault injection; see SetFaults.
@@ -246,18 +254,36 @@ func DefaultConfig() Config {
 				Status:  TemplateReviewing,
 				Content: "您的账户{1}已开通。"},
 		},
-		MaxClockSkew:          5 * time.Minute,
+		MaxClockSkew:          DefaultMaxClockSkew,
 		FrequencyInterval:     30 * time.Second,
 		DailyLimit:            10,
 		MarketingHours:        true,
 		PackageAmount:         100_000_000,
 		ReceiptDelay:          2 * time.Second,
 		ReceiptFailRate:       0.02,
-		CallbackTimeout:       10 * time.Second,
+		CallbackTimeout:       DefaultCallbackTimeout,
 		CallbackRetries:       2,
 		CallbackRetryInterval: time.Second,
 		Seed:                  1,
 	}
+}
+
+// withDefaults returns c with a zero MaxClockSkew and CallbackTimeout set to their Default
+// constants, a negative CallbackRetries set to 0, and a zero Seed picked from the clock.
+func (c Config) withDefaults() Config {
+	if c.MaxClockSkew == 0 {
+		c.MaxClockSkew = DefaultMaxClockSkew
+	}
+	if c.CallbackTimeout == 0 {
+		c.CallbackTimeout = DefaultCallbackTimeout
+	}
+	if c.CallbackRetries < 0 {
+		c.CallbackRetries = 0
+	}
+	if c.Seed == 0 {
+		c.Seed = time.Now().UnixNano()
+	}
+	return c
 }
 
 // ErrInvalidConfig is wrapped by every error New returns for a bad Config.

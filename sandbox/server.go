@@ -84,6 +84,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	cfg.SignNames = append([]string(nil), cfg.SignNames...)
 	s := &Server{
 		cfg:      cfg,
@@ -105,19 +106,7 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
-	if s.maxSkew == 0 {
-		s.maxSkew = 5 * time.Minute
-	}
-	if s.client.Timeout == 0 {
-		s.client.Timeout = 10 * time.Second
-	}
-	if s.cfg.CallbackRetries < 0 {
-		s.cfg.CallbackRetries = 0
-	}
 	seed := cfg.Seed
-	if seed == 0 {
-		seed = time.Now().UnixNano()
-	}
 	s.rng = rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15))
 	s.started = s.now()
 	s.delayMs = cfg.ReceiptDelay.Milliseconds()

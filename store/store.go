@@ -47,12 +47,39 @@ const (
 	DefaultReceiptWindow = time.Hour
 )
 
-// Options configures a Store. Zero fields take the defaults.
+// Options configures a Store. Zero (and negative) durations take their Default constant.
 type Options struct {
-	Retention     time.Duration    // default DefaultRetention (72h): how long a job's keys are kept once it has settled (none expires before), and the TTL of serial index entries and receipt records
-	ClaimLease    time.Duration    // default DefaultClaimLease (60s): how long an in-flight claim is honoured; a claim older than this without commit means the attempt died -> its numbers become unknown
-	ReceiptWindow time.Duration    // default DefaultReceiptWindow (1h): after the last send, numbers without a receipt count as sent with unknown delivery, so the job can be done
-	Now           func() time.Time // default time.Now
+	// Retention is how long a job's keys are kept once it has settled (none expires before), and
+	// the TTL of serial index entries and receipt records. Default DefaultRetention (72 h).
+	Retention time.Duration
+	// ClaimLease is how long an in-flight claim is honoured; a claim older than this without a
+	// commit means the attempt died, and its numbers become unknown. Default DefaultClaimLease
+	// (60 s).
+	ClaimLease time.Duration
+	// ReceiptWindow is how long after the last send numbers without a receipt still keep the job
+	// open; after it they count as sent with an unknown delivery, so the job can be done.
+	// Default DefaultReceiptWindow (1 h).
+	ReceiptWindow time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// withDefaults returns o with every zero or negative duration set to its Default constant and a
+// nil Now set to time.Now. Options has nothing to validate: every value is usable.
+func (o Options) withDefaults() Options {
+	if o.Retention <= 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.ClaimLease <= 0 {
+		o.ClaimLease = DefaultClaimLease
+	}
+	if o.ReceiptWindow <= 0 {
+		o.ReceiptWindow = DefaultReceiptWindow
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
 }
 
 // Store reads and writes smsdispatch's records in Redis. It is safe for concurrent use.
@@ -64,19 +91,7 @@ type Store struct {
 // New returns a Store over rdb (a *redis.Client or *redis.ClusterClient). It does not take
 // ownership of rdb: the caller closes it.
 func New(rdb redis.UniversalClient, opts Options) *Store {
-	if opts.Retention <= 0 {
-		opts.Retention = DefaultRetention
-	}
-	if opts.ClaimLease <= 0 {
-		opts.ClaimLease = DefaultClaimLease
-	}
-	if opts.ReceiptWindow <= 0 {
-		opts.ReceiptWindow = DefaultReceiptWindow
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	return &Store{rdb: rdb, opts: opts}
+	return &Store{rdb: rdb, opts: opts.withDefaults()}
 }
 
 func (s *Store) now() time.Time { return s.opts.Now() }
