@@ -72,15 +72,15 @@ func newFakeTencent(t *testing.T, mutate func(c *sandbox.Config)) *fakeTencent {
 	return f
 }
 
-// maxInAnySecond returns the most SendSms arrivals within any closed one-second window.
-func (f *fakeTencent) maxInAnySecond() (most int, calls int) {
+// maxInAnyWindow returns the most SendSms arrivals within any closed window of length d.
+func (f *fakeTencent) maxInAnyWindow(d time.Duration) (most int, calls int) {
 	f.mu.Lock()
 	ts := append([]time.Time(nil), f.sends...)
 	f.mu.Unlock()
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
 	j := 0
 	for i := range ts {
-		for ts[i].Sub(ts[j]) > time.Second {
+		for ts[i].Sub(ts[j]) > d {
 			j++
 		}
 		most = max(most, i-j+1)
@@ -303,8 +303,11 @@ func TestEndToEndTenThousand(t *testing.T) {
 	})
 }
 
-// TestEndToEndRateLimitThreeWorkers runs three workers on one Redis with RateLimit 20: SendSms
-// never arrives more than 20 times in any sliding second.
+// TestEndToEndRateLimitThreeWorkers runs three workers on one Redis with RateLimit 20: they share
+// one budget, so SendSms arrives at most 3x20 times in any 3 s (unshared limiters would allow 180).
+// Arrivals trail their grants by the worker's scheduling and the Launch round trip, which on a
+// loaded machine bunches a few of them, so the per-second check allows a quarter more; the
+// per-second bound at grant time is ratelimit's TestSlidingWindow.
 func TestEndToEndRateLimitThreeWorkers(t *testing.T) {
 	// Not parallel: it measures SendSms arrivals per second, which other tests' load would bunch.
 	if testing.Short() {
@@ -333,10 +336,14 @@ func TestEndToEndRateLimitThreeWorkers(t *testing.T) {
 			t.Fatalf("batches %d, want %d", res.Batches, batches)
 		}
 		st := waitFor(t, prod, res.JobID, 40*time.Second, "sent", func(st store.Status) bool { return st.Pending == 0 && st.Unknown == 0 })
-		most, calls := f.maxInAnySecond()
-		t.Logf("%d SendSms calls, at most %d in any second; status %+v", calls, most, st)
-		if most > limit {
-			t.Errorf("%d SendSms calls within one second, limit %d", most, limit)
+		most1, calls := f.maxInAnyWindow(time.Second)
+		most3, _ := f.maxInAnyWindow(3 * time.Second)
+		t.Logf("%d SendSms calls, at most %d in any second, %d in any 3 s; status %+v", calls, most1, most3, st)
+		if most3 > 3*limit {
+			t.Errorf("%d SendSms calls within 3 s, limit %d per second", most3, limit)
+		}
+		if most1 > limit+limit/4 {
+			t.Errorf("%d SendSms calls within one second, limit %d (+%d for arrival jitter)", most1, limit, limit/4)
 		}
 		if st.Sent != batches || f.sb.Stats().DuplicateSends != 0 {
 			t.Errorf("sent %d, duplicates %d", st.Sent, f.sb.Stats().DuplicateSends)
