@@ -83,6 +83,68 @@ func (c *Client) SendStatusStatistics(ctx context.Context, r StatisticsRequest) 
 	return out, nil
 }
 
+// CallbackStatistics counts the delivery receipts of an app's sends over a window.
+type CallbackStatistics struct {
+	CallbackCount        int // receipts received
+	RequestSuccessCount  int // numbers accepted
+	CallbackSuccessCount int // delivered
+	CallbackFailCount    int // not delivered
+	InternalErrorCount   int // failed: carrier internal error
+	InvalidNumberCount   int // failed: invalid or empty number
+	ShutdownErrorCount   int // failed: number shut down or out of service
+	BlackListCount       int // failed: number blacklisted
+	FrequencyLimitCount  int // failed: carrier frequency limit
+}
+
+// MaxCallbackStatisticsDays is the longest window CallbackStatusStatistics accepts.
+const MaxCallbackStatisticsDays = 32
+
+// CallbackStatusStatistics returns the receipt counts of an app over whole hours (at most
+// MaxCallbackStatisticsDays).
+func (c *Client) CallbackStatusStatistics(ctx context.Context, r StatisticsRequest) (*CallbackStatistics, error) {
+	if err := r.validate("StatisticsRequest"); err != nil {
+		return nil, err
+	}
+	if r.End.Sub(r.Begin) > MaxCallbackStatisticsDays*24*time.Hour {
+		return nil, argErr("StatisticsRequest.End", "more than %d days after Begin", MaxCallbackStatisticsDays)
+	}
+	req := sms.NewCallbackStatusStatisticsRequest()
+	req.SmsSdkAppId = common.StringPtr(r.AppID)
+	req.BeginTime = common.StringPtr(formatHour(r.Begin))
+	req.EndTime = common.StringPtr(formatHour(r.End))
+	req.Limit = common.Uint64Ptr(0) // "currently fixed at 0"
+	req.Offset = common.Uint64Ptr(0)
+
+	const action = "CallbackStatusStatistics"
+	var resp *sms.CallbackStatusStatisticsResponse
+	snap, err := c.call(ctx, action, func(ctx context.Context) error {
+		var err error
+		resp, err = c.sdk.CallbackStatusStatisticsWithContext(ctx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if resp == nil || resp.Response == nil {
+		return nil, malformed(action, snap)
+	}
+	out := &CallbackStatistics{}
+	if s := resp.Response.CallbackStatusStatistics; s != nil {
+		*out = CallbackStatistics{
+			CallbackCount:        num(s.CallbackCount),
+			RequestSuccessCount:  num(s.RequestSuccessCount),
+			CallbackSuccessCount: num(s.CallbackSuccessCount),
+			CallbackFailCount:    num(s.CallbackFailCount),
+			InternalErrorCount:   num(s.InternalErrorCount),
+			InvalidNumberCount:   num(s.InvalidNumberCount),
+			ShutdownErrorCount:   num(s.ShutdownErrorCount),
+			BlackListCount:       num(s.BlackListCount),
+			FrequencyLimitCount:  num(s.FrequencyLimitCount),
+		}
+	}
+	return out, nil
+}
+
 // MaxPackagesLimit is the most packages one SmsPackagesStatistics call returns.
 const MaxPackagesLimit = 500
 
