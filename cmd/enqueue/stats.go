@@ -24,7 +24,7 @@ const hourLayout = "2006010215"
 
 // ownHour is this system's own counts of one Beijing-time hour (the fields of store.HourCount).
 type ownHour struct {
-	Hour                                     time.Time
+	Hour                                      time.Time
 	Sent, Failed, Delivered, Undelivered, Fee int64
 }
 
