@@ -119,27 +119,18 @@ func TestStatisticsAgainstSandbox(t *testing.T) {
 	t.Parallel()
 	cfg := sandbox.DefaultConfig()
 	cfg.ReceiptDelay = 0
-	sb, err := sandbox.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
 	// An account without the permission for CallbackStatusStatistics: Tencent answers
 	// UnauthorizedOperation.RequestPermissionDeny.
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-TC-Action") == "CallbackStatusStatistics" {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(`{"Response":{"Error":{"Code":"UnauthorizedOperation.RequestPermissionDeny","Message":"no permission"},"RequestId":"r-1"}}`))
-			return
-		}
-		sb.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	c, err := tencentsms.New(tencentsms.Config{SecretID: cfg.SecretID, SecretKey: cfg.SecretKey, Endpoint: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	c := sandboxClient(t, cfg, func(sb http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-TC-Action") == "CallbackStatusStatistics" {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"Response":{"Error":{"Code":"UnauthorizedOperation.RequestPermissionDeny","Message":"no permission"},"RequestId":"r-1"}}`))
+				return
+			}
+			sb.ServeHTTP(w, r)
+		})
+	})
 	ctx := context.Background()
 	if _, err := c.SendSms(ctx, tencentsms.SendRequest{
 		AppID: cfg.AppID, SignName: cfg.SignNames[0], TemplateID: sandbox.TemplateNotice,
@@ -169,18 +160,7 @@ func TestCallbackStatisticsAgainstSandbox(t *testing.T) {
 	cfg := sandbox.DefaultConfig()
 	cfg.ReceiptDelay = 0
 	cfg.ReceiptFailRate = 0
-	sb, err := sandbox.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	c, err := tencentsms.New(tencentsms.Config{SecretID: cfg.SecretID, SecretKey: cfg.SecretKey, Endpoint: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	c := sandboxClient(t, cfg, nil)
 	ctx := context.Background()
 	if _, err := c.SendSms(ctx, tencentsms.SendRequest{
 		AppID: cfg.AppID, SignName: cfg.SignNames[0], TemplateID: sandbox.TemplateNotice,
@@ -199,4 +179,26 @@ func TestCallbackStatisticsAgainstSandbox(t *testing.T) {
 	if st.CallbackCount != st.CallbackSuccessCount+st.CallbackFailCount {
 		t.Errorf("callback statistics %+v: count is not success + fail", *st)
 	}
+}
+
+// sandboxClient returns a client of a sandbox with cfg, its handler wrapped by wrap (nil: none).
+func sandboxClient(t *testing.T, cfg sandbox.Config, wrap func(http.Handler) http.Handler) *tencentsms.Client {
+	t.Helper()
+	sb, err := sandbox.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	var h http.Handler = sb
+	if wrap != nil {
+		h = wrap(sb)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	c, err := tencentsms.New(tencentsms.Config{SecretID: cfg.SecretID, SecretKey: cfg.SecretKey, Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }

@@ -9,15 +9,15 @@ import (
 	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
 )
 
-// beijing is China Standard Time (UTC+8, no daylight saving), the zone of
+// Beijing is China Standard Time (UTC+8, no daylight saving), the zone of
 // Tencent's hour parameters. A fixed zone needs no tzdata.
-var beijing = time.FixedZone("CST", 8*60*60)
+var Beijing = time.FixedZone("CST", 8*60*60)
 
-// hourLayout is Tencent's yyyymmddhh parameter format.
-const hourLayout = "2006010215"
+// HourLayout is Tencent's yyyymmddhh parameter format (in Beijing time).
+const HourLayout = "2006010215"
 
 // formatHour formats t as Tencent's yyyymmddhh in Beijing time.
-func formatHour(t time.Time) string { return t.In(beijing).Format(hourLayout) }
+func formatHour(t time.Time) string { return t.In(Beijing).Format(HourLayout) }
 
 // StatisticsRequest selects the hours [Begin, End] of an app, both truncated
 // to the hour in Beijing time.

@@ -110,7 +110,7 @@ func balanceOf(app string, pkgs []tencentsms.Package, now time.Time) balanceRepo
 		if t.IsZero() {
 			return ""
 		}
-		return t.In(beijing).Format(time.RFC3339)
+		return t.In(tencentsms.Beijing).Format(time.RFC3339)
 	}
 	for _, p := range pkgs {
 		typ := "purchased"

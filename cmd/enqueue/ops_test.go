@@ -106,8 +106,8 @@ func decodeJSON[T any](t *testing.T, s string) T {
 
 // statsWindow is --from/--to covering the current hour and the next.
 func statsWindow() []string {
-	now := time.Now().In(beijing)
-	return []string{"--from", now.Add(-time.Hour).Format(hourLayout), "--to", now.Add(time.Hour).Format(hourLayout)}
+	now := time.Now().In(tencentsms.Beijing)
+	return []string{"--from", now.Add(-time.Hour).Format(tencentsms.HourLayout), "--to", now.Add(time.Hour).Format(tencentsms.HourLayout)}
 }
 
 func TestStatsBothActions(t *testing.T) {
@@ -184,7 +184,7 @@ func TestStatsBothRefused(t *testing.T) {
 func TestStatsOurs(t *testing.T) {
 	t.Parallel()
 	h, _ := tencentHarness(t)
-	from := time.Date(2026, 12, 4, 9, 0, 0, 0, beijing)
+	from := time.Date(2026, 12, 4, 9, 0, 0, 0, tencentsms.Beijing)
 	var gotApp string
 	var gotFrom, gotTo time.Time
 	own := func(_ context.Context, _ *store.Store, app string, f, to time.Time) ([]ownHour, error) {

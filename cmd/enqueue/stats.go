@@ -16,12 +16,6 @@ import (
 	"github.com/smsdispatch/smsdispatch/tencentsms"
 )
 
-// beijing is China Standard Time, the zone of Tencent's hours (UTC+8, no daylight saving).
-var beijing = time.FixedZone("CST", 8*60*60)
-
-// hourLayout is Tencent's yyyymmddhh.
-const hourLayout = "2006010215"
-
 // ownHour is this system's own counts of one Beijing-time hour (the fields of store.HourCount).
 type ownHour struct {
 	Hour                                      time.Time
@@ -92,7 +86,7 @@ type statsReport struct {
 
 // parseHour parses a yyyymmddhh flag in Beijing time.
 func parseHour(flag, v string) (time.Time, error) {
-	t, err := time.ParseInLocation(hourLayout, strings.TrimSpace(v), beijing)
+	t, err := time.ParseInLocation(tencentsms.HourLayout, strings.TrimSpace(v), tencentsms.Beijing)
 	if err != nil {
 		return time.Time{}, usagef("--%s: %q is not an hour yyyymmddhh (Beijing time), e.g. 2026120409", flag, v)
 	}
@@ -163,7 +157,7 @@ func (a *app) statsCommand() *cobra.Command {
 
 // stats gathers the report of the hours [begin, end] (hour starts, Beijing time).
 func (a *app) stats(ctx context.Context, s *tencentSession, app string, begin, end time.Time) statsReport {
-	rep := statsReport{App: app, From: begin.Format(hourLayout), To: end.Format(hourLayout)}
+	rep := statsReport{App: app, From: begin.Format(tencentsms.HourLayout), To: end.Format(tencentsms.HourLayout)}
 	r := tencentsms.StatisticsRequest{AppID: app, Begin: begin, End: end}
 	if err := s.api.wait(ctx, "SendStatusStatistics"); err != nil {
 		rep.SendError = newAPIError(err)
@@ -201,7 +195,7 @@ func (a *app) ownTotals(ctx context.Context, st *store.Store, app string, from, 
 		out.Delivered += h.Delivered
 		out.Undelivered += h.Undelivered
 		out.Fee += h.Fee
-		out.Hours = append(out.Hours, ownHourJSON{Hour: h.Hour.In(beijing).Format(hourLayout), Sent: h.Sent,
+		out.Hours = append(out.Hours, ownHourJSON{Hour: h.Hour.In(tencentsms.Beijing).Format(tencentsms.HourLayout), Sent: h.Sent,
 			Failed: h.Failed, Delivered: h.Delivered, Undelivered: h.Undelivered, Fee: h.Fee})
 	}
 	return out
