@@ -65,18 +65,18 @@ func (a *app) balanceCommand() *cobra.Command {
 				return json.NewEncoder(a.stdout).Encode(rep)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "PACKAGE\tTYPE\tAMOUNT\tUSED\tLEFT\tEXPIRES\t")
+			fmt.Fprintln(tw, "PACKAGE\tTYPE\tAMOUNT\tUSED\tLEFT\tEXPIRES")
 			for _, p := range rep.Packages {
 				exp := p.Expires
 				if p.Expired {
 					exp += " (expired)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t\n", p.ID, p.Type, p.Amount, p.Used, p.Left, exp)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", p.ID, p.Type, p.Amount, p.Used, p.Left, exp)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "app %s: %d messages left in %d packages not expired\n", app, rep.Left, countLive(rep.Packages))
+			fmt.Fprintf(a.stdout, "app %s: %d messages left in %s not expired\n", app, rep.Left, plural(countLive(rep.Packages), "package"))
 			return nil
 		},
 	}
@@ -110,7 +110,7 @@ func balanceOf(app string, pkgs []tencentsms.Package, now time.Time) balanceRepo
 		if t.IsZero() {
 			return ""
 		}
-		return t.In(tencentsms.Beijing).Format(time.RFC3339)
+		return t.Local().Format(time.RFC3339)
 	}
 	for _, p := range pkgs {
 		typ := "purchased"
@@ -136,4 +136,12 @@ func countLive(ps []packageJSON) int {
 		}
 	}
 	return n
+}
+
+// plural renders n things: "1 package", "3 packages".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

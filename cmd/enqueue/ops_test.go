@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -386,7 +387,7 @@ func TestBalance(t *testing.T) {
 		t.Errorf("package %+v, left %d", p, rep.Left)
 	}
 	r = h.run("", "balance")
-	if r.code != 0 || !strings.Contains(r.stdout, "EXPIRES") || !strings.Contains(r.stdout, "99999998 messages left in 1 packages") {
+	if r.code != 0 || !strings.Contains(r.stdout, "EXPIRES") || !strings.Contains(r.stdout, "99999998 messages left in 1 package not expired") {
 		t.Errorf("exit %d stdout:\n%s", r.code, r.stdout)
 	}
 }
@@ -547,5 +548,28 @@ func TestTencentSettingsValidated(t *testing.T) {
 	h.env["SMS_ENDPOINT"] = "127.0.0.1:9000"
 	if r := h.run("", "balance"); r.code != exitUsage || !strings.Contains(r.stderr, "SMS_ENDPOINT") {
 		t.Errorf("exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestWriteStats: the text report puts Tencent's and this system's counts on one line each.
+func TestWriteStats(t *testing.T) {
+	t.Parallel()
+	rep := statsReport{App: "1", From: "2026120409", To: "2026120410",
+		Send:     &tencentsms.SendStatistics{RequestCount: 9, RequestSuccessCount: 8, FeeCount: 10},
+		Callback: &tencentsms.CallbackStatistics{CallbackCount: 7, CallbackSuccessCount: 6, CallbackFailCount: 1, BlackListCount: 1},
+		Ours:     ownTotals{Available: true, Sent: 8, Failed: 1, Delivered: 6, Undelivered: 1, Fee: 10}}
+	var b bytes.Buffer
+	if err := writeStats(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{`(?m)^submitted\s+9\s+-$`, `(?m)^sent \(accepted\)\s+8\s+8$`, `(?m)^failed\s+1\s+1$`,
+		`(?m)^fee \(segments\)\s+10\s+10$`, `(?m)^receipts\s+7\s+7$`, `(?m)^delivered\s+6\s+6$`, `(?m)^undelivered\s+1\s+1$`,
+		`(?m)^  blacklisted\s+1\s+-$`} {
+		if !regexp.MustCompile(re).MatchString(b.String()) {
+			t.Errorf("no line matching %s:\n%s", re, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "refused") || strings.Contains(b.String(), "not available") {
+		t.Errorf("report of two answers and our counts mentions a refusal:\n%s", b.String())
 	}
 }

@@ -204,7 +204,7 @@ func (a *app) ownTotals(ctx context.Context, st *store.Store, app string, from, 
 // writeStats prints the report: a table with a Tencent and an "ours" column, and the refusals.
 func writeStats(w io.Writer, rep statsReport) error {
 	fmt.Fprintf(w, "app %s, hours %s to %s (Beijing time)\n\n", rep.App, rep.From, rep.To)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	na := "-"
 	tc := func(ok bool, v int) string {
 		if !ok {
@@ -227,14 +227,14 @@ func writeStats(w io.Writer, rep statsReport) error {
 	if cb {
 		c = *rep.Callback
 	}
-	fmt.Fprintln(tw, "\ttencent\tours\t")
-	fmt.Fprintf(tw, "submitted\t%s\t%s\t\n", tc(send, s.RequestCount), na)
-	fmt.Fprintf(tw, "sent (accepted)\t%s\t%s\t\n", tc(send, s.RequestSuccessCount), ours(rep.Ours.Sent))
-	fmt.Fprintf(tw, "failed\t%s\t%s\t\n", tc(send, s.RequestCount-s.RequestSuccessCount), ours(rep.Ours.Failed))
-	fmt.Fprintf(tw, "fee (segments)\t%s\t%s\t\n", tc(send, s.FeeCount), ours(rep.Ours.Fee))
-	fmt.Fprintf(tw, "receipts\t%s\t%s\t\n", tc(cb, c.CallbackCount), ours(rep.Ours.Delivered+rep.Ours.Undelivered))
-	fmt.Fprintf(tw, "delivered\t%s\t%s\t\n", tc(cb, c.CallbackSuccessCount), ours(rep.Ours.Delivered))
-	fmt.Fprintf(tw, "undelivered\t%s\t%s\t\n", tc(cb, c.CallbackFailCount), ours(rep.Ours.Undelivered))
+	fmt.Fprintln(tw, "\ttencent\tours")
+	fmt.Fprintf(tw, "submitted\t%s\t%s\n", tc(send, s.RequestCount), na)
+	fmt.Fprintf(tw, "sent (accepted)\t%s\t%s\n", tc(send, s.RequestSuccessCount), ours(rep.Ours.Sent))
+	fmt.Fprintf(tw, "failed\t%s\t%s\n", tc(send, s.RequestCount-s.RequestSuccessCount), ours(rep.Ours.Failed))
+	fmt.Fprintf(tw, "fee (segments)\t%s\t%s\n", tc(send, s.FeeCount), ours(rep.Ours.Fee))
+	fmt.Fprintf(tw, "receipts\t%s\t%s\n", tc(cb, c.CallbackCount), ours(rep.Ours.Delivered+rep.Ours.Undelivered))
+	fmt.Fprintf(tw, "delivered\t%s\t%s\n", tc(cb, c.CallbackSuccessCount), ours(rep.Ours.Delivered))
+	fmt.Fprintf(tw, "undelivered\t%s\t%s\n", tc(cb, c.CallbackFailCount), ours(rep.Ours.Undelivered))
 	if cb {
 		for _, row := range []struct {
 			name string
@@ -244,7 +244,7 @@ func writeStats(w io.Writer, rep statsReport) error {
 			{"  number shut down", c.ShutdownErrorCount}, {"  blacklisted", c.BlackListCount},
 			{"  frequency limit", c.FrequencyLimitCount},
 		} {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t\n", row.name, row.n, na)
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", row.name, row.n, na)
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -33,7 +33,7 @@ func templateView(t tencentsms.Template) templateJSON {
 	v := templateJSON{ID: t.ID, Name: t.Name, Content: t.Content, International: t.International,
 		Region: regionText(t), StatusCode: int(t.Status), Status: statusText(t), ReviewReply: t.ReviewReply, Params: t.Params()}
 	if !t.CreateTime.IsZero() {
-		v.Created = t.CreateTime.Format(time.RFC3339)
+		v.Created = t.CreateTime.Local().Format(time.RFC3339)
 	}
 	return v
 }
