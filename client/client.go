@@ -69,6 +69,9 @@ type Options struct {
 	// MaxRecipients bounds the valid unique numbers of one job. Default
 	// recipients.DefaultMaxRecipients (10,000,000).
 	MaxRecipients int
+	// Templates, when set, checks each new job's template before Send stores it (see
+	// TemplateChecker); a job it refuses fails with a *TemplateError. nil checks nothing.
+	Templates TemplateChecker
 }
 
 // withDefaults returns o with Country normalised (trimmed, upper case) and every empty, zero or
@@ -404,6 +407,15 @@ func (c *Client) Send(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 
+	var tpl *Template // the job's template, when checked
+	if c.opts.Templates != nil && prior == nil {
+		t, err := c.lookupTemplate(ctx, job.AppID, job.TemplateID)
+		if err != nil {
+			return Result{}, err
+		}
+		tpl = &t
+	}
+
 	res := Result{JobID: job.ID}
 	b, err := recipients.NewBuilder(recipients.Options{
 		Region: sp.region, Params: req.Params, MaxBatch: c.opts.MaxBatch, MaxRecipients: c.opts.MaxRecipients,
@@ -459,6 +471,11 @@ func (c *Client) Send(ctx context.Context, req Request) (Result, error) {
 	}
 	if stats.Accepted == 0 {
 		return res, &FieldError{Field: "Recipients", Reason: fmt.Sprintf("no valid recipients (%d rejected, %d duplicates)", stats.Rejected, stats.Duplicates)}
+	}
+	if tpl != nil {
+		if err := checkRecipients(*tpl, set); err != nil {
+			return res, err
+		}
 	}
 	job.Fingerprint = fp.encode()
 	nbatches := set.NumBatches()

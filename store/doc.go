@@ -52,6 +52,7 @@
 //	sms:halt:apps          set   apps ever halted (Halts lists from it); no TTL
 //	sms:apps               zset  app -> last use ms (Apps: receipt pulling; CreateJob and Apps write it)
 //	sms:lease:<name>       str   owner token, PX ttl
+//	sms:tpl:<acct>:<id>    str   JSON TemplateRecord: a Tencent template cached for the check at send, PX ttl (templates.go)
 //	sms:jobs:active        zset  job -> created ms, jobs not finished (the sweeper's list); no TTL
 //	sms:sandbox            hash  owner url app signs: the zero-setup sandbox a second worker
 //	                             shares (sandboxrec.go); PX ttl, renewed by its owner

@@ -21,6 +21,8 @@ func haltKey(app string) string      { return "sms:halt:{" + app + "}" }
 func parkedKey(app string) string    { return "sms:halt:{" + app + "}:parked" }
 func leaseKey(name string) string    { return "sms:lease:" + name }
 
+func templateKey(account, id string) string { return "sms:tpl:" + account + ":" + id }
+
 // serialKey is the day bucket of the serial index for one shard: a hash SerialNo -> "<job>|<batch>|
 // <idx>". The hash tag is the shard, so every day of one shard is in one slot (IndexEvidenceSerials
 // checks them all in one script) and the index spreads over serialShards slots.

@@ -31,6 +31,7 @@ func TestKeyTableListsEveryKey(t *testing.T) {
 		"haltKey":        haltKey("app1"),
 		"parkedKey":      parkedKey("app1"),
 		"leaseKey":       leaseKey("sweeper"),
+		"templateKey":    templateKey("acct1", "1000001"),
 		"serialKey":      serialKey(0x1f, 20000),
 		"activeKey":      activeKey,
 		"haltAppsKey":    haltAppsKey,

@@ -143,7 +143,7 @@ func TestFormatHour(t *testing.T) {
 	}{
 		{time.Date(2024, 5, 1, 5, 59, 59, 0, time.UTC), "2024050113"},
 		{time.Date(2024, 12, 31, 16, 0, 0, 0, time.UTC), "2025010100"},
-		{time.Date(2024, 5, 1, 13, 0, 0, 0, beijing), "2024050113"},
+		{time.Date(2024, 5, 1, 13, 0, 0, 0, Beijing), "2024050113"},
 	}
 	for _, tt := range tests {
 		if got := formatHour(tt.in); got != tt.want {

@@ -9,15 +9,15 @@ import (
 	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
 )
 
-// beijing is China Standard Time (UTC+8, no daylight saving), the zone of
+// Beijing is China Standard Time (UTC+8, no daylight saving), the zone of
 // Tencent's hour parameters. A fixed zone needs no tzdata.
-var beijing = time.FixedZone("CST", 8*60*60)
+var Beijing = time.FixedZone("CST", 8*60*60)
 
-// hourLayout is Tencent's yyyymmddhh parameter format.
-const hourLayout = "2006010215"
+// HourLayout is Tencent's yyyymmddhh parameter format (in Beijing time).
+const HourLayout = "2006010215"
 
 // formatHour formats t as Tencent's yyyymmddhh in Beijing time.
-func formatHour(t time.Time) string { return t.In(beijing).Format(hourLayout) }
+func formatHour(t time.Time) string { return t.In(Beijing).Format(HourLayout) }
 
 // StatisticsRequest selects the hours [Begin, End] of an app, both truncated
 // to the hour in Beijing time.
@@ -79,6 +79,68 @@ func (c *Client) SendStatusStatistics(ctx context.Context, r StatisticsRequest) 
 		out.FeeCount = num(s.FeeCount)
 		out.RequestCount = num(s.RequestCount)
 		out.RequestSuccessCount = num(s.RequestSuccessCount)
+	}
+	return out, nil
+}
+
+// CallbackStatistics counts the delivery receipts of an app's sends over a window.
+type CallbackStatistics struct {
+	CallbackCount        int // receipts received
+	RequestSuccessCount  int // numbers accepted
+	CallbackSuccessCount int // delivered
+	CallbackFailCount    int // not delivered
+	InternalErrorCount   int // failed: carrier internal error
+	InvalidNumberCount   int // failed: invalid or empty number
+	ShutdownErrorCount   int // failed: number shut down or out of service
+	BlackListCount       int // failed: number blacklisted
+	FrequencyLimitCount  int // failed: carrier frequency limit
+}
+
+// MaxCallbackStatisticsDays is the longest window CallbackStatusStatistics accepts.
+const MaxCallbackStatisticsDays = 32
+
+// CallbackStatusStatistics returns the receipt counts of an app over whole hours (at most
+// MaxCallbackStatisticsDays).
+func (c *Client) CallbackStatusStatistics(ctx context.Context, r StatisticsRequest) (*CallbackStatistics, error) {
+	if err := r.validate("StatisticsRequest"); err != nil {
+		return nil, err
+	}
+	if r.End.Sub(r.Begin) > MaxCallbackStatisticsDays*24*time.Hour {
+		return nil, argErr("StatisticsRequest.End", "more than %d days after Begin", MaxCallbackStatisticsDays)
+	}
+	req := sms.NewCallbackStatusStatisticsRequest()
+	req.SmsSdkAppId = common.StringPtr(r.AppID)
+	req.BeginTime = common.StringPtr(formatHour(r.Begin))
+	req.EndTime = common.StringPtr(formatHour(r.End))
+	req.Limit = common.Uint64Ptr(0) // "currently fixed at 0"
+	req.Offset = common.Uint64Ptr(0)
+
+	const action = "CallbackStatusStatistics"
+	var resp *sms.CallbackStatusStatisticsResponse
+	snap, err := c.call(ctx, action, func(ctx context.Context) error {
+		var err error
+		resp, err = c.sdk.CallbackStatusStatisticsWithContext(ctx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if resp == nil || resp.Response == nil {
+		return nil, malformed(action, snap)
+	}
+	out := &CallbackStatistics{}
+	if s := resp.Response.CallbackStatusStatistics; s != nil {
+		*out = CallbackStatistics{
+			CallbackCount:        num(s.CallbackCount),
+			RequestSuccessCount:  num(s.RequestSuccessCount),
+			CallbackSuccessCount: num(s.CallbackSuccessCount),
+			CallbackFailCount:    num(s.CallbackFailCount),
+			InternalErrorCount:   num(s.InternalErrorCount),
+			InvalidNumberCount:   num(s.InvalidNumberCount),
+			ShutdownErrorCount:   num(s.ShutdownErrorCount),
+			BlackListCount:       num(s.BlackListCount),
+			FrequencyLimitCount:  num(s.FrequencyLimitCount),
+		}
 	}
 	return out, nil
 }

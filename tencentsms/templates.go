@@ -51,6 +51,47 @@ type Template struct {
 	CreateTime    time.Time
 }
 
+// Template International values.
+const (
+	TemplateDomestic      = 0
+	TemplateInternational = 1
+	TemplateBoth          = 3
+)
+
+// Domestic reports whether t may be sent to mainland China (+86) numbers.
+func (t Template) Domestic() bool { return t.International != TemplateInternational }
+
+// Abroad reports whether t may be sent to numbers outside mainland China.
+func (t Template) Abroad() bool { return t.International != TemplateDomestic }
+
+// Params returns how many template params a send with t must carry: the highest {n}
+// placeholder of its content (0 without placeholders).
+func (t Template) Params() int { return TemplateParams(t.Content) }
+
+// TemplateParams returns the highest {n} placeholder index of a template content: the number of
+// params Tencent expects. "{1} and {2}" is 2; text without placeholders is 0.
+func TemplateParams(content string) int {
+	highest := 0
+	for i := 0; i < len(content); i++ {
+		if content[i] != '{' {
+			continue
+		}
+		j := i + 1
+		for j < len(content) && j-i <= 3 && content[j] >= '0' && content[j] <= '9' {
+			j++
+		}
+		if j == i+1 || j >= len(content) || content[j] != '}' {
+			continue
+		}
+		n, err := strconv.Atoi(content[i+1 : j])
+		if err == nil && n > highest {
+			highest = n
+		}
+		i = j
+	}
+	return highest
+}
+
 // TemplateListRequest selects templates either by ID (TemplateIDs, at most
 // 100; Limit and Offset must be 0) or by page (Limit 1..100, Offset >= 0).
 type TemplateListRequest struct {

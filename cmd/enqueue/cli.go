@@ -49,6 +49,8 @@ type app struct {
 	// progressEvery is the least time between two progress lines of status --wait when stderr
 	// is not a terminal.
 	progressEvery time.Duration
+	// ownCounts gives stats this system's own hourly counts; nil: stats says they are not available.
+	ownCounts ownCounts
 }
 
 // run executes enqueue with args (without the program name) and returns the exit status.
@@ -102,6 +104,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	addConfigFlags(root.PersistentFlags())
 	root.AddCommand(a.sendCommand(), a.statusCommand(), a.cancelCommand(), a.resumeCommand())
+	root.AddCommand(a.statsCommand(), a.templateCommand(), a.balanceCommand())
 	return root
 }
 
@@ -133,7 +136,7 @@ func (a *app) sendCommand() *cobra.Command {
 	var (
 		template, sign, appID, priority, at, expire, id, country, file, encoding string
 		params, to                                                               []string
-		deferDaily                                                               bool
+		deferDaily, noCheck                                                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "send --template ID (--to NUMBER... | --file PATH | --file -)",
@@ -150,7 +153,7 @@ func (a *app) sendCommand() *cobra.Command {
 			"(\"already exists\" on stderr, exit 0). The same id with a different template, params, sign, app,\n" +
 			"priority, --at, --expire, --defer-daily-limit or set of recipients is refused with the differences\n" +
 			"named, exit 3. Recipients compare as a set of numbers with their own params: order, notation,\n" +
-			"duplicates and bad lines do not count.",
+			"duplicates and bad lines do not count.\n\n" + templateCheckHelp,
 		Args: exactArgs(0, "no arguments (numbers go in --to or --file)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
@@ -227,7 +230,7 @@ func (a *app) sendCommand() *cobra.Command {
 				}
 			}
 
-			c, closeFn, err := a.connect(cmd.Context(), client.Options{})
+			c, closeFn, err := a.connectSend(cmd.Context(), !noCheck)
 			if err != nil {
 				return err
 			}
@@ -294,6 +297,7 @@ func (a *app) sendCommand() *cobra.Command {
 	f.BoolVar(&deferDaily, "defer-daily-limit", false, "defer, rather than fail, numbers over Tencent's daily per-number limit")
 	f.StringSliceVar(&to, "to", nil, "recipient number; repeat or separate with commas")
 	f.StringVar(&file, "file", "", "file of recipient lines, - for stdin")
+	f.BoolVar(&noCheck, "no-check", false, "do not look the template up before accepting the job (for accounts whose role cannot call DescribeSmsTemplateList)")
 	f.StringVar(&encoding, "encoding", recipients.EncodingUTF8, "encoding of --file: utf-8 or gb18030 (gbk: Excel on a Chinese Windows)")
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/smsdispatch/smsdispatch/internal/redisconf"
+	"github.com/smsdispatch/smsdispatch/internal/tencentconf"
 )
 
 // DefaultRedisURL is the Redis used when neither REDIS_URL nor REDIS_CLUSTER_NODES is set: the
@@ -23,6 +24,10 @@ type Config struct {
 	Redis    redisconf.Settings // REDIS_URL / --redis-url, or REDIS_CLUSTER_NODES / --redis-cluster-nodes with REDIS_CLUSTER_*
 	AppID    string             // SMS_SDK_APP_ID: default of --app
 	SignName string             // SMS_SIGN_NAME: default of --sign
+	// Tencent is TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY, TENCENTCLOUD_REGION and
+	// SMS_ENDPOINT, read like the worker reads them: for stats, template, balance and the template
+	// check of send. With none set, the sandbox a zero-setup worker advertises is used.
+	Tencent tencentconf.Settings
 
 	// sources name where each setting came from ("REDIS_URL" or "--redis-url"), for messages.
 	sources map[string]string
@@ -73,6 +78,16 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 		return raw, name, raw != ""
 	})
 	errs := []error{err}
+	for _, v := range tencentconf.Vars() {
+		c.sources[v.Env] = v.Env
+		raw := getenv(v.Env)
+		if raw == "" {
+			raw = v.Default
+		}
+		if err := v.Set(&c.Tencent, raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", v.Env, err))
+		}
+	}
 	for _, s := range settings {
 		c.sources[s.env] = s.env
 		if err := s.set(&c, getenv(s.env)); err != nil {
@@ -95,7 +110,7 @@ func (c Config) source(env string) string {
 
 // Validate checks the settings together; each error names the setting.
 func (c Config) Validate() error {
-	return c.Redis.Validate(c.source)
+	return errors.Join(c.Redis.Validate(c.source), c.Tencent.ValidateCredentials())
 }
 
 // redisName names the Redis setting in use, for messages.

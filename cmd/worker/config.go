@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/smsdispatch/smsdispatch/internal/redisconf"
-	"github.com/smsdispatch/smsdispatch/tencentsms"
+	"github.com/smsdispatch/smsdispatch/internal/tencentconf"
 	"github.com/smsdispatch/smsdispatch/worker"
 )
 
@@ -66,27 +66,7 @@ func (s setting) help() string {
 // settings is the table of every worker setting, in the order of the README's configuration
 // table: the Redis settings of package redisconf (without set: redisconf.Load reads them), then
 // the worker's own.
-var settings = append(redisSettings(), []setting{
-	{env: "TENCENTCLOUD_SECRET_ID", usage: "Tencent Cloud API SecretId; with no credentials and no SMS_ENDPOINT the worker runs against an in-process sandbox",
-		set: func(c *Config, raw string) error { c.SecretID = raw; return noSpace(raw, false) }},
-	{env: "TENCENTCLOUD_SECRET_KEY", secret: true, usage: "Tencent Cloud API SecretKey (prefer the environment variable: flags show in ps)",
-		set: func(c *Config, raw string) error { c.SecretKey = raw; return noSpace(raw, true) }},
-	{env: "TENCENTCLOUD_REGION", def: tencentsms.DefaultRegion, usage: "Tencent Cloud region of the SMS API",
-		set: func(c *Config, raw string) error {
-			if raw == "" || strings.Trim(raw, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
-				return fmt.Errorf("%q is not a region name such as %s", raw, tencentsms.DefaultRegion)
-			}
-			c.Region = raw
-			return nil
-		}},
-	{env: "SMS_ENDPOINT", usage: "SMS API base URL, e.g. http://127.0.0.1:9000 for a sandbox (default https://sms.tencentcloudapi.com)",
-		set: func(c *Config, raw string) error {
-			if raw != "" && !strings.HasPrefix(raw, "http://") && !strings.HasPrefix(raw, "https://") {
-				return fmt.Errorf("%q is not an http:// or https:// URL", raw)
-			}
-			c.Endpoint = raw
-			return nil
-		}},
+var settings = append(append(redisSettings(), tencentSettings()...), []setting{
 	{env: "SMS_SDK_APP_ID", usage: "default SmsSdkAppId (required with credentials)",
 		set: func(c *Config, raw string) error {
 			if raw != "" && !isDigits(raw) {
@@ -160,6 +140,26 @@ func redisSettings() []setting {
 		out = append(out, setting{env: v.Env, def: v.Default, usage: v.Usage, secret: v.Secret})
 	}
 	return out
+}
+
+// tencentSettings are tencentconf's Tencent settings as worker settings.
+func tencentSettings() []setting {
+	var out []setting
+	for _, v := range tencentconf.Vars() {
+		out = append(out, setting{env: v.Env, def: v.Default, usage: v.Usage, secret: v.Secret,
+			set: func(c *Config, raw string) error {
+				t := c.tencent()
+				err := v.Set(&t, raw)
+				c.SecretID, c.SecretKey, c.Region, c.Endpoint = t.SecretID, t.SecretKey, t.Region, t.Endpoint
+				return err
+			}})
+	}
+	return out
+}
+
+// tencent returns the Tencent settings of c.
+func (c Config) tencent() tencentconf.Settings {
+	return tencentconf.Settings{SecretID: c.SecretID, SecretKey: c.SecretKey, Region: c.Region, Endpoint: c.Endpoint}
 }
 
 // settingNames returns every environment variable Load reads.
@@ -256,7 +256,7 @@ func printUsage(w io.Writer) {
 // Sandbox reports whether the worker runs against the in-process sandbox: no credentials and no
 // SMS_ENDPOINT.
 func (c Config) Sandbox() bool {
-	return c.SecretID == "" && c.SecretKey == "" && c.Endpoint == ""
+	return c.tencent().Sandbox()
 }
 
 // EmbeddedRedisAllowed reports whether the worker may serve an embedded Redis when nothing
@@ -272,13 +272,8 @@ func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if !c.Sandbox() {
-		switch {
-		case c.SecretID == "" && c.SecretKey == "":
-			add("TENCENTCLOUD_SECRET_ID: required when SMS_ENDPOINT is set (the sandbox accepts AKIDsandbox000000000000000000000000 / sandbox-secret-key)")
-		case c.SecretID == "":
-			add("TENCENTCLOUD_SECRET_ID: required when TENCENTCLOUD_SECRET_KEY is set")
-		case c.SecretKey == "":
-			add("TENCENTCLOUD_SECRET_KEY: required when TENCENTCLOUD_SECRET_ID is set")
+		if err := c.tencent().ValidateCredentials(); err != nil {
+			errs = append(errs, err)
 		}
 		if c.AppID == "" {
 			add("SMS_SDK_APP_ID: required with credentials or SMS_ENDPOINT (the SmsSdkAppId, e.g. 1400000000)")
@@ -311,16 +306,6 @@ func positiveDuration(raw string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a positive Go duration such as 10s or 5m", raw)
 	}
 	return d, nil
-}
-
-func noSpace(raw string, secret bool) error {
-	if strings.TrimSpace(raw) == raw {
-		return nil
-	}
-	if secret {
-		return errors.New("has leading or trailing white space")
-	}
-	return fmt.Errorf("%q has leading or trailing white space", raw)
 }
 
 func validPort(p string) bool {
