@@ -32,6 +32,7 @@ func TestKeyTableListsEveryKey(t *testing.T) {
 		"parkedKey":      parkedKey("app1"),
 		"leaseKey":       leaseKey("sweeper"),
 		"serialKey":      serialKey(0x1f, 20000),
+		"suppKey":        suppKey(0xa7),
 		"activeKey":      activeKey,
 		"haltAppsKey":    haltAppsKey,
 		"appsKey":        appsKey,
