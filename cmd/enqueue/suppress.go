@@ -87,13 +87,16 @@ func addCounted(ctx context.Context, st *store.Store, numbers []string, reason s
 	return added, nil
 }
 
-func (a *app) suppressAddCommand() *cobra.Command {
-	var reason, country string
+// numbersCommand is a suppress subcommand over NUMBER arguments: it normalises them (a malformed
+// one is a usage error and nothing is written), opens the store and runs do, which returns the
+// line to print.
+func (a *app) numbersCommand(use, short, long string,
+	do func(ctx context.Context, st *store.Store, numbers []string) (string, error)) *cobra.Command {
+	var country string
 	cmd := &cobra.Command{
-		Use:   "add NUMBER... [--reason R]",
-		Short: "Add numbers to the suppression list",
-		Long: "add puts numbers on the suppression list with --reason (default \"" + defaultAddReason + "\"). A malformed\n" +
-			"number is refused (exit 2) and nothing is added. A number already on the list keeps its first reason.",
+		Use:   use,
+		Short: short,
+		Long:  long,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("%s: want at least one NUMBER", cmd.Name())
@@ -101,7 +104,7 @@ func (a *app) suppressAddCommand() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			numbers, err := normalizeArgs("add", args, country)
+			numbers, err := normalizeArgs(cmd.Name(), args, country)
 			if err != nil {
 				return err
 			}
@@ -110,52 +113,39 @@ func (a *app) suppressAddCommand() *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			added, err := addCounted(cmd.Context(), st, numbers, reason)
+			line, err := do(cmd.Context(), st, numbers)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "added %d numbers to the suppression list (%d already on it)\n", added, len(numbers)-added)
+			fmt.Fprintln(a.stdout, line)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&reason, "reason", defaultAddReason, "why the numbers must get no message")
 	cmd.Flags().StringVar(&country, "country", "CN", "region of numbers written without +")
 	return cmd
 }
 
-func (a *app) suppressRemoveCommand() *cobra.Command {
-	var country string
-	cmd := &cobra.Command{
-		Use:   "remove NUMBER...",
-		Short: "Remove numbers from the suppression list",
-		Long: "remove takes numbers off the suppression list: later jobs send to them again. Only do this with the\n" +
-			"recipient's consent. A malformed number is refused (exit 2) and nothing is removed.",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usagef("%s: want at least one NUMBER", cmd.Name())
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			numbers, err := normalizeArgs("remove", args, country)
-			if err != nil {
-				return err
-			}
-			st, closeFn, err := a.suppressStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			n, err := st.Unsuppress(cmd.Context(), numbers)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "removed %d numbers from the suppression list (%d were not on it)\n", n, len(numbers)-n)
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&country, "country", "CN", "region of numbers written without +")
+func (a *app) suppressAddCommand() *cobra.Command {
+	var reason string
+	cmd := a.numbersCommand("add NUMBER... [--reason R]", "Add numbers to the suppression list",
+		"add puts numbers on the suppression list with --reason (default \""+defaultAddReason+"\"). A malformed\n"+
+			"number is refused (exit 2) and nothing is added. A number already on the list keeps its first reason.",
+		func(ctx context.Context, st *store.Store, numbers []string) (string, error) {
+			added, err := addCounted(ctx, st, numbers, reason)
+			return fmt.Sprintf("added %d numbers to the suppression list (%d already on it)", added, len(numbers)-added), err
+		})
+	cmd.Flags().StringVar(&reason, "reason", defaultAddReason, "why the numbers must get no message")
 	return cmd
+}
+
+func (a *app) suppressRemoveCommand() *cobra.Command {
+	return a.numbersCommand("remove NUMBER...", "Remove numbers from the suppression list",
+		"remove takes numbers off the suppression list: later jobs send to them again. Only do this with the\n"+
+			"recipient's consent. A malformed number is refused (exit 2) and nothing is removed.",
+		func(ctx context.Context, st *store.Store, numbers []string) (string, error) {
+			n, err := st.Unsuppress(ctx, numbers)
+			return fmt.Sprintf("removed %d numbers from the suppression list (%d were not on it)", n, len(numbers)-n), err
+		})
 }
 
 // listEntry is one line of suppress list --json.

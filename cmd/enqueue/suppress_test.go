@@ -189,8 +189,8 @@ func FuzzSuppressImport(f *testing.F) {
 	f.Add(strings.Repeat("1", 70000) + "\n")
 	db := redistest.Mini(f)
 	env := map[string]string{"REDIS_URL": db.URL}
-	summary := regexp.MustCompile(`^imported (\d+) numbers: (\d+) added`)
-	lineRef := regexp.MustCompile(`^line (\d+): `)
+	summary := regexp.MustCompile(`^imported (\d+) numbers: (\d+) added .* (\d+) lines rejected\n$`)
+	lineRef := regexp.MustCompile(`(?m)^line (\d+): `)
 	f.Fuzz(func(t *testing.T, in string) {
 		db.Mini.FlushAll()
 		var out, errb bytes.Buffer
@@ -213,17 +213,17 @@ func FuzzSuppressImport(f *testing.F) {
 		if fmt.Sprint(n) != m[2] {
 			t.Fatalf("%d numbers on the list; the summary says %s imported, %s added", n, m[1], m[2])
 		}
-		lines := strings.Count(in, "\n") + 1
-		for _, l := range strings.Split(strings.TrimSuffix(errb.String(), "\n"), "\n") {
-			if l == "" || strings.HasPrefix(l, "enqueue: ") {
-				continue
-			}
-			m := lineRef.FindStringSubmatch(l)
-			if m == nil {
-				t.Fatalf("stderr line %q is neither a bad-line report nor an enqueue message", l)
-			}
-			if n := atoi(m[1]); n < 1 || n > lines {
-				t.Fatalf("line number %d outside 1..%d", n, lines)
+		// One report per rejected line, in line order, each naming a line of the input.
+		refs := lineRef.FindAllStringSubmatch(errb.String(), -1)
+		if fmt.Sprint(len(refs)) != m[3] {
+			t.Fatalf("%d bad-line reports, the summary says %s rejected:\n%s", len(refs), m[3], errb.String())
+		}
+		last, lines := 0, strings.Count(in, "\n")+1
+		for _, ref := range refs {
+			if l := atoi(ref[1]); l <= last || l > lines {
+				t.Fatalf("line %d reported after line %d, input of %d lines", l, last, lines)
+			} else {
+				last = l
 			}
 		}
 	})
