@@ -153,7 +153,7 @@ func newITest(t *testing.T, db *redistest.DB, mod func(*sandbox.Config)) *itest 
 		t.Fatal(err)
 	}
 	it.q = &taskQueue{clock: it.clock}
-	if it.send, err = NewSendHandler(SendConfig{Store: it.st, Sender: it.client, Enqueuer: it.q, Limiter: sendLimit,
+	if it.send, err = NewSendHandler(SendConfig{Store: it.st, Sender: it.client, Enqueuer: it.q, Limiter: sendLimit, Suppressor: it.st,
 		Logger: log, Metrics: metrics, HaltCacheTTL: -1, Now: it.clock.Now}); err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 type SendHandler struct {
 	store         SendStore
 	sender        Sender
+	supp          Suppressor // nil: no suppression list
 	limiter       Limiter
 	enq           *enqueuer
 	log           *zap.Logger
@@ -45,6 +46,7 @@ func NewSendHandler(cfg SendConfig) (*SendHandler, error) {
 	return &SendHandler{
 		store:         cfg.Store,
 		sender:        cfg.Sender,
+		supp:          cfg.Suppressor,
 		limiter:       cfg.Limiter,
 		enq:           &enqueuer{q: cfg.Enqueuer, m: m, now: now},
 		log:           nopIfNil(cfg.Logger).Named("send"),
@@ -95,6 +97,9 @@ type attempt struct {
 	token string            // the claim's token
 	cr    store.ClaimResult // the claim; Attempt is the launched attempt once launched
 	probe bool              // sendOptions.probe
+	// suppressed are the claim's numbers found on the suppression list, taken out of cr and
+	// committed with the attempt's results as store.Suppressed.
+	suppressed []store.NumberResult
 
 	// Inputs of retry.Policy.Decide, set once SendSms returned (see decide).
 	n    int // attempt number (attemptOf)
@@ -137,6 +142,12 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, opts se
 	res.claimed = true
 	a := &attempt{h: h, log: log, jobID: jobID, batch: batch, token: token, cr: cr, probe: opts.probe}
 	job := a.cr.Job
+
+	// Numbers on the suppression list never leave: take them out of the call. A batch of only
+	// such numbers is committed here, without a launch, a rate-limit token or a call.
+	if left, err := a.dropSuppressed(ctx); !left || err != nil {
+		return sendResult{}, err
+	}
 
 	if parked, err := a.parkIfHalted(ctx); parked || err != nil {
 		return res, err
@@ -210,6 +221,44 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, opts se
 	code, err := a.perNumber(pctx, reply)
 	res.haltCode = code
 	return res, err
+}
+
+// dropSuppressed looks the claim's numbers up on the suppression list (one round trip) and
+// takes those on it out of a.cr, to be committed as store.Suppressed with the attempt's results.
+// left is false when no number is left to send: the batch is then committed already (or the
+// lookup failed, err, and the claim was given back: nothing is sent without the lookup).
+func (a *attempt) dropSuppressed(ctx context.Context) (left bool, err error) {
+	h, cr := a.h, a.cr
+	if h.supp == nil || len(cr.Numbers) == 0 {
+		return true, nil
+	}
+	on, err := h.supp.Suppressed(ctx, cr.Numbers)
+	if err == nil && len(on) != len(cr.Numbers) {
+		err = fmt.Errorf("%d answers for %d numbers", len(on), len(cr.Numbers))
+	}
+	if err != nil {
+		return false, errors.Join(fmt.Errorf("dispatcher: suppression list of %s/%d: %w", a.jobID, a.batch, err), a.release(ctx))
+	}
+	numbers, indexes := cr.Numbers[:0:0], cr.Indexes[:0:0]
+	for i, n := range cr.Numbers {
+		if on[i] {
+			a.suppressed = append(a.suppressed, store.NumberResult{Index: cr.Indexes[i], State: store.Suppressed})
+			continue
+		}
+		numbers, indexes = append(numbers, n), append(indexes, cr.Indexes[i])
+	}
+	if len(a.suppressed) == 0 {
+		return true, nil
+	}
+	a.cr.Numbers, a.cr.Indexes = numbers, indexes
+	a.log.Info("numbers on the suppression list left out of the call", zap.Int("suppressed", len(a.suppressed)),
+		zap.Int("left", len(numbers)))
+	if len(numbers) > 0 {
+		return true, nil
+	}
+	pctx, cancel := detached(ctx, h.commitTimeout)
+	defer cancel()
+	return false, a.commit(pctx, nil)
 }
 
 // attemptOf is the attempt number given to retry.Decide: the batch's claim attempt, which grows
@@ -309,6 +358,7 @@ func (a *attempt) perNumber(ctx context.Context, reply *tencentsms.SendResult) (
 	results := make([]store.NumberResult, len(cr.Numbers))
 	var failJobCode, haltCode string
 	var halt retry.Decision
+	var blacklisted []string // numbers Tencent refused as blocklisted: they join the suppression list
 	// An accepted number's decision (Done) depends only on its code here, and involves no
 	// randomness: it is reused for every number of the batch with the same code.
 	var okCode string
@@ -321,6 +371,9 @@ func (a *attempt) perNumber(ctx context.Context, reply *tencentsms.SendResult) (
 			r.State, r.Code = store.Unknown, retry.CodeTransportUnknown
 			results[i] = r
 			continue
+		}
+		if st.Code == retry.CodePhoneNumberInBlacklist {
+			blacklisted = append(blacklisted, cr.Numbers[i])
 		}
 		var d retry.Decision
 		if haveOK && st.Code == okCode {
@@ -374,6 +427,7 @@ func (a *attempt) perNumber(ctx context.Context, reply *tencentsms.SendResult) (
 	if err := a.commit(ctx, results); err != nil {
 		return haltCode, err
 	}
+	a.suppressBlacklisted(ctx, blacklisted)
 	if failJobCode != "" {
 		a.failJob(ctx, failJobCode)
 	}
@@ -385,10 +439,27 @@ func (a *attempt) perNumber(ctx context.Context, reply *tencentsms.SendResult) (
 	return haltCode, nil
 }
 
+// suppressBlacklisted adds numbers Tencent answered with PhoneNumberInBlacklist to the
+// suppression list (reason: the code), so later jobs leave them out; this job counts them failed.
+// An error is logged: the next job meets the code again and adds them then.
+func (a *attempt) suppressBlacklisted(ctx context.Context, numbers []string) {
+	if a.h.supp == nil || len(numbers) == 0 {
+		return
+	}
+	if err := a.h.supp.Suppress(ctx, numbers, retry.CodePhoneNumberInBlacklist); err != nil {
+		a.log.Error("blocklisted numbers not added to the suppression list", zap.Int("numbers", len(numbers)), zap.Error(err))
+		return
+	}
+	a.log.Info("blocklisted numbers added to the suppression list", zap.Int("numbers", len(numbers)))
+}
+
 // commit indexes serials, commits the results and enqueues the follow-up tasks. A commit refused
 // because the claim was lost is logged, not retried: whoever holds the batch now decides.
+//
+// The numbers dropSuppressed took out of the call are committed with results, as suppressed.
 func (a *attempt) commit(ctx context.Context, results []store.NumberResult) error {
 	h, cr, log := a.h, a.cr, a.log
+	results = append(results[:len(results):len(results)], a.suppressed...)
 	if err := a.indexSerials(ctx, results); err != nil {
 		// Without the index their receipts could not be matched: commit the sent numbers as
 		// unknown instead, and reconcile settles them from their receipts. (This needs Redis

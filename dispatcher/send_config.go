@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -34,6 +35,10 @@ type SendConfig struct {
 	Limiter Limiter
 	Logger  *zap.Logger // nil: no logs
 	Metrics *Metrics    // nil: unregistered metrics
+	// Suppressor is the suppression list: numbers on it are left out of every SendSms call and
+	// committed suppressed, and numbers Tencent answers with PhoneNumberInBlacklist are added to
+	// it. *store.Store satisfies it (the worker wires its store). nil: no suppression list.
+	Suppressor Suppressor
 
 	// Policy classifies outcomes; zero fields take the retry package defaults, and a zero
 	// HaltProbe takes HaltProbeInterval.
@@ -56,6 +61,15 @@ type SendConfig struct {
 	SignName string
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+}
+
+// Suppressor is the suppression list the send path reads (once per batch, before the call) and
+// adds to; *store.Store satisfies it.
+type Suppressor interface {
+	// Suppressed reports for each E.164 number whether it is on the list.
+	Suppressed(ctx context.Context, numbers []string) ([]bool, error)
+	// Suppress adds E.164 numbers to the list with a reason.
+	Suppress(ctx context.Context, numbers []string, reason string) error
 }
 
 // validate reports the first missing dependency or negative duration of c (before withDefaults).

@@ -203,6 +203,9 @@ const (
 	Failed  NumberState = 'f'
 	Unknown NumberState = 'u'
 	Retry   NumberState = 'r'
+	// Suppressed is a number on the suppression list when its batch was claimed: it was not
+	// sent and never will be in this job; the job counts it in Status.Suppressed (not failed).
+	Suppressed NumberState = 'x'
 )
 
 // inFlight is the state byte of a claimed number (the other state bytes: see scripts.go).
@@ -224,7 +227,7 @@ func numbersIn(st string, state NumberState) iter.Seq[int] {
 // NumberResult is the outcome of one number of a claimed batch.
 type NumberResult struct {
 	Index    int         // position in the batch record (ClaimResult.Indexes)
-	State    NumberState // Sent, Failed, Unknown or Retry
+	State    NumberState // Sent, Failed, Unknown, Retry or Suppressed
 	Code     string      // Tencent code for Failed (and informational otherwise)
 	SerialNo string      // for Sent
 	Fee      int64       // for Sent
@@ -308,7 +311,9 @@ func commitArgs(results []NumberResult) []any {
 // token holds the claim (also accepted when that attempt's claim had already expired into unknown:
 // a late reply is the best evidence). Batch becomes done (or "unknown" while unknowns remain).
 //
-// Numbers of the claim that have no result become unknown. Retry numbers move ('r') into new
+// Numbers of the claim that have no result become unknown. Suppressed numbers (not sent: on the
+// suppression list) are final and counted suppressed; a reservation that sends nothing (every
+// number suppressed) may be committed without Launch. Retry numbers move ('r') into new
 // batches of the same param set, one per RetryAt second, not before that time (when the job was
 // cancelled or failed meanwhile they are counted cancelled/failed instead). Committing again with
 // the same token returns the first commit's result and writes nothing.
@@ -319,7 +324,7 @@ func (s *Store) Commit(ctx context.Context, job string, batch int, token string,
 	if token == "" {
 		return CommitResult{}, invalidf("job %s batch %d: empty claim token", job, batch)
 	}
-	if err := checkResults(job, batch, results, "sfur"); err != nil {
+	if err := checkResults(job, batch, results, "sfurx"); err != nil {
 		return CommitResult{}, err
 	}
 	args := commitArgs(results)

@@ -67,7 +67,7 @@ func TestClaimCommit(t *testing.T) {
 		for _, bad := range [][]NumberResult{
 			{{Index: 0, State: Sent}, {Index: 0, State: Sent}},
 			{{Index: -1, State: Sent}},
-			{{Index: 0, State: 'x'}},
+			{{Index: 0, State: 'z'}},
 			{{Index: 0, State: Failed}},
 		} {
 			if _, err := e.s.Commit(ctx, "j", 0, "tok-1", bad); !errors.Is(err, ErrInvalid) {

@@ -22,8 +22,8 @@
 //
 //	sms:{J}:job            hash  spec: app sign tpl sender ext prio send_at expires_at created
 //	                             defer_daily (times in unix ms); counters: total sent failed
-//	                             cancelled unknown delivered undelivered rejected fee batches,
-//	                             fc:<code> failed by code; flags: cancel, fail (job-fatal code),
+//	                             cancelled unknown suppressed delivered undelivered rejected fee
+//	                             batches, fc:<code> failed by code; flags: cancel, fail (job-fatal code),
 //	                             lc (last commit ms), ready (0 while being created), cn (creator),
 //	                             xs (1 while its keys get their retention TTL once settled, 2 done)
 //	sms:{J}:params         list  JSON param sets; batches refer to them by index
@@ -41,6 +41,9 @@
 //	                       hash  the serial index: Tencent SerialNo -> "<job>|<batch>|<idx>"
 //	                             (receipts), one hash per UTC day and shard h (2 hex digits:
 //	                             FNV-1a of the serial mod 16); see below
+//	sms:supp:{sp<hh>}      hash  the suppression list: E.164 number -> "<ms>|<reason>", one hash
+//	                             per shard hh (2 hex digits: FNV-1a of the number mod 256); no
+//	                             TTL (a record of consent; suppress.go)
 //	sms:rcpt:{A}:inbox     hash  page id -> raw receipt page (JSON), saved before it is applied;
 //	                             no TTL (a page stays until applied; the hash goes when empty)
 //	sms:rcpt:{A}:unmatched str   count of receipts that matched no send
@@ -68,7 +71,8 @@
 // its day plus Retention, so an entry lives between Retention and Retention plus one day.
 //
 // Number state bytes: p pending, i in flight, s sent (accepted), f failed, u unknown,
-// c cancelled, r moved to a retry batch, D delivered, U undelivered. A queued number costs its
+// c cancelled, r moved to a retry batch, D delivered, U undelivered, x suppressed (on the
+// suppression list when its batch was claimed: never sent, final). A queued number costs its
 // 8 packed bytes, one state byte and its share of the batch hash (about 12 bytes per number in
 // all at 200 numbers per batch on Redis 7; see TestMemoryPerNumber).
 //

@@ -51,7 +51,8 @@ type Status struct {
 	Failed      int64    `json:"failed"`
 	Cancelled   int64    `json:"cancelled"`
 	Unknown     int64    `json:"unknown"`
-	Pending     int64    `json:"pending"` // total - sent - failed - cancelled
+	Suppressed  int64    `json:"suppressed"` // not sent: on the suppression list when its batch was claimed (not failed)
+	Pending     int64    `json:"pending"`    // total - sent - failed - cancelled - suppressed
 	Delivered   int64    `json:"delivered"`
 	Undelivered int64    `json:"undelivered"`
 	Rejected    int64    `json:"rejected"`
@@ -68,11 +69,12 @@ type Status struct {
 }
 
 // JobState is a job's state. It is not stored: Status derives it from the job's counters each
-// time, with pending = total - sent - failed - cancelled (the numbers not settled yet: waiting,
-// in flight, due for a retry or unknown). The first row whose condition holds is the state; a
-// final state no longer changes (delivered and undelivered may still grow with late receipts).
+// time, with pending = total - sent - failed - cancelled - suppressed (the numbers not settled
+// yet: waiting, in flight, due for a retry or unknown). The first row whose condition holds is
+// the state; a final state no longer changes (delivered and undelivered may still grow with late
+// receipts).
 // Rejected input lines are not part of total and do not count. A number's outcome is a NumberState
-// (Sent, Failed, Unknown, Retry), a different type: the two do not mix.
+// (Sent, Failed, Unknown, Retry, Suppressed), a different type: the two do not mix.
 //
 //	state       final  condition
 //	cancelling  no     cancel requested and pending > 0: nothing new is sent, the numbers in
@@ -90,7 +92,8 @@ type Status struct {
 //	                   receipts still arriving
 //	partial     yes    pending = 0, sent > 0 and failed > 0: some numbers accepted, the others
 //	                   failed (by number, by expiry, or with the job-fatal code in fatal_code)
-//	done        yes    pending = 0 and sent = total: every number accepted
+//	done        yes    pending = 0 otherwise (sent + suppressed = total): every number accepted,
+//	                   or suppressed (on the suppression list, never sent)
 //
 // So a job ends done, partial, failed or cancelled; failed_by_code says why numbers failed.
 type JobState string
@@ -137,13 +140,13 @@ var JobStates = []JobStateInfo{
 	{StateFailed, true, "pending = 0, sent = 0 and failed > 0: no number was accepted"},
 	{StateDelivering, false, "pending = 0, sent > 0, delivered + undelivered < sent and the receipt window (SMS_RECEIPT_WINDOW after the last commit) is open: sending finished, receipts still arriving"},
 	{StatePartial, true, "pending = 0, sent > 0 and failed > 0: some numbers accepted, the others failed (by number, by expiry, or with the job-fatal code in fatal_code)"},
-	{StateDone, true, "pending = 0 and sent = total: every number accepted"},
+	{StateDone, true, "pending = 0 otherwise (sent + suppressed = total): every number accepted, or suppressed (on the suppression list, never sent)"},
 }
 
 // stateInput is what a job's state is derived from: its counters, its flags, the app's halt and
 // two comparisons with the clock.
 type stateInput struct {
-	Total, Sent, Failed, Cancelled, Unknown, Delivered, Undelivered int64
+	Total, Sent, Failed, Cancelled, Suppressed, Unknown, Delivered, Undelivered int64
 
 	CancelRequested bool   // the cancel flag
 	FatalCode       string // the fail flag (job-fatal code)
@@ -154,7 +157,7 @@ type stateInput struct {
 
 // deriveState applies the JobState table.
 func deriveState(in stateInput) JobState {
-	pending := in.Total - in.Sent - in.Failed - in.Cancelled
+	pending := in.Total - in.Sent - in.Failed - in.Cancelled - in.Suppressed
 	if pending > 0 || in.Unknown > 0 {
 		switch {
 		case in.CancelRequested:
@@ -254,6 +257,7 @@ func (s *Store) deriveStatus(id string, h map[string]string, halted bool) Status
 		Failed:         parseInt(h["failed"]),
 		Cancelled:      parseInt(h["cancelled"]),
 		Unknown:        parseInt(h["unknown"]),
+		Suppressed:     parseInt(h["suppressed"]),
 		Delivered:      parseInt(h["delivered"]),
 		Undelivered:    parseInt(h["undelivered"]),
 		Rejected:       parseInt(h["rejected"]),
@@ -265,7 +269,7 @@ func (s *Store) deriveStatus(id string, h map[string]string, halted bool) Status
 		CreatedAt:      parseMs(h["created"]),
 		FailedByCode:   map[string]int64{},
 	}
-	st.Pending = st.Total - st.Sent - st.Failed - st.Cancelled
+	st.Pending = st.Total - st.Sent - st.Failed - st.Cancelled - st.Suppressed
 	for k, v := range h {
 		if code, ok := strings.CutPrefix(k, "fc:"); ok {
 			st.FailedByCode[code] = parseInt(v)
@@ -274,7 +278,8 @@ func (s *Store) deriveStatus(id string, h map[string]string, halted bool) Status
 	now := s.now()
 	st.FatalCode = h["fail"]
 	st.State = deriveState(stateInput{
-		Total: st.Total, Sent: st.Sent, Failed: st.Failed, Cancelled: st.Cancelled, Unknown: st.Unknown,
+		Total: st.Total, Sent: st.Sent, Failed: st.Failed, Cancelled: st.Cancelled, Suppressed: st.Suppressed,
+		Unknown:   st.Unknown,
 		Delivered: st.Delivered, Undelivered: st.Undelivered,
 		CancelRequested: h["cancel"] == "1",
 		FatalCode:       st.FatalCode,
@@ -295,7 +300,8 @@ func (s *Store) Status(ctx context.Context, id string) (Status, error) {
 		return Status{}, err
 	}
 	halted := false
-	pending := parseInt(h["total"]) - parseInt(h["sent"]) - parseInt(h["failed"]) - parseInt(h["cancelled"])
+	pending := parseInt(h["total"]) - parseInt(h["sent"]) - parseInt(h["failed"]) - parseInt(h["cancelled"]) -
+		parseInt(h["suppressed"])
 	if h["fail"] == "" && h["cancel"] != "1" && pending > 0 { // only then can the state be paused
 		halt, err := s.HaltOf(ctx, h["app"])
 		if err != nil {

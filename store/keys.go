@@ -37,6 +37,13 @@ func serialKey(shard int, day int64) string {
 	return string(k)
 }
 
+// suppKey is one shard of the suppression list: a hash E.164 number -> "<ms>|<reason>"
+// (suppress.go). The hash tag is the shard (2 hex digits), so every command on it is one slot.
+func suppKey(shard int) string {
+	const hex = "0123456789abcdef"
+	return "sms:supp:{sp" + string([]byte{hex[shard>>4&15], hex[shard&15]}) + "}"
+}
+
 // civilDate is the proleptic Gregorian date of a day number (days since 1970-01-01), without the
 // cost of the time package's formatting (H. Hinnant's civil_from_days).
 func civilDate(days int64) (y int64, m, d int) {

@@ -33,6 +33,7 @@ func TestKeyTableListsEveryKey(t *testing.T) {
 		"leaseKey":       leaseKey("sweeper"),
 		"templateKey":    templateKey("acct1", "1000001"),
 		"serialKey":      serialKey(0x1f, 20000),
+		"suppKey":        suppKey(0xa7),
 		"activeKey":      activeKey,
 		"haltAppsKey":    haltAppsKey,
 		"appsKey":        appsKey,

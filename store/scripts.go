@@ -11,7 +11,7 @@ import "github.com/redis/go-redis/v9"
 // numbers are stored from the ARGV strings, never formatted by Lua.
 //
 // Per-number state bytes: p pending, i in flight, s sent, f failed, u unknown, c cancelled,
-// r moved to a retry batch, D delivered, U undelivered.
+// r moved to a retry batch, D delivered, U undelivered, x suppressed.
 
 // prelude is prepended to every job script.
 //
@@ -47,11 +47,11 @@ end
 -- back into the field's string. Moving every number of one state to another is a string.gsub
 -- over the field ('p' -> 'i' on a claim), which also counts them.
 local ST = {}
-for c in string.gmatch('pisfucrDU', '.') do ST[c] = string.byte(c) end
+for c in string.gmatch('pisfucrDUx', '.') do ST[c] = string.byte(c) end
 local function st_bytes(s) return {string.byte(s, 1, -1)} end
 local function st_string(t) return string.char(unpack(t)) end
--- count adds to the job's counters (total, sent, failed, unknown, cancelled, fee, nofee,
--- delivered, undelivered, fc:<code>): its arguments after the job key are field, delta pairs,
+-- count adds to the job's counters (total, sent, failed, unknown, cancelled, suppressed, fee,
+-- nofee, delivered, undelivered, fc:<code>): its arguments after the job key are field, delta pairs,
 -- applied in order; a zero delta writes nothing.
 local function count(jobkey, ...)
   local a = {...}
@@ -428,7 +428,7 @@ return 1
 // ARGV[4] -> batch key prefix sms:{<job>}:b: (for new retry batches)
 // ARGV[5] -> the batch's index n
 // ARGV[6] -> the results by position, one byte per number from index 0: '.' (no result) or the
-// state (s|f|u|r)
+// state (s|f|u|r|x)
 // ARGV[7] -> the fee of a sent number
 // ARGV[8..] -> 4 per result that needs more (failed: its code; retry: its retry-at; sent with
 // another fee): index, code, fee, retry-at ms (rounded to the second: the grouping key)
@@ -444,7 +444,7 @@ if not b[1] then return {-2} end
 if b[2] ~= ARGV[2] then return {0} end
 if b[3] == '1' then return {1, str(b[4]), num(b[5])} end -- same commit again: replay its result
 -- the state bytes as locals, the cheapest form for ~200 numbers; the results are read the same way
-local I, U, S, F, R, C, D, UD, DOT = ST.i, ST.u, ST.s, ST.f, ST.r, ST.c, ST.D, ST.U, string.byte('.')
+local I, U, S, F, R, C, D, UD, X, DOT = ST.i, ST.u, ST.s, ST.f, ST.r, ST.c, ST.D, ST.U, ST.x, string.byte('.')
 local st = st_bytes(b[6])
 local rv = st_bytes(ARGV[6])
 for p = #st + 1, #rv do
@@ -454,7 +454,7 @@ local extra = {}
 for i = 8, #ARGV, 4 do extra[tonumber(ARGV[i]) + 1] = i end
 local dfee = tonumber(ARGV[7])
 local jf = redis.call('HMGET', KEYS[1], 'cancel', 'fail')
-local sent, failed, unknown, cancelled, fee = 0, 0, 0, 0, 0
+local sent, failed, unknown, cancelled, suppressed, fee = 0, 0, 0, 0, 0, 0
 local fc, codes = fail_codes(), {}
 local groups, gorder = {}, {}
 for p = 1, #rv do
@@ -481,6 +481,8 @@ for p = 1, #rv do
           if not groups[at] then groups[at] = {}; gorder[#gorder + 1] = at end
           local g = groups[at]; g[#g + 1] = p - 1
         end
+      elseif r == X then
+        st[p] = X; suppressed = suppressed + 1 -- on the suppression list: not sent, final
       else
         st[p] = U; unknown = unknown + 1
       end
@@ -508,7 +510,8 @@ local state = 'done'
 if hu == 1 then state = 'unknown' end
 redis.call('HSET', KEYS[2], 'st', st_string(st), 's', state, 'cm', '1', 'rb', rbs, 'hu', hu)
 touch(KEYS[2], ARGV[3])
-count(KEYS[1], 'sent', sent, 'failed', failed, 'unknown', unknown, 'cancelled', cancelled, 'fee', fee)
+count(KEYS[1], 'sent', sent, 'failed', failed, 'unknown', unknown, 'cancelled', cancelled, 'suppressed', suppressed,
+  'fee', fee)
 count_codes(KEYS[1], fc)
 if #codes > 0 then
   redis.call('HSET', KEYS[3], unpack(codes))
@@ -627,9 +630,9 @@ return res
 // Returns the count of batches to sweep (the job's batches field)
 // Returns -1 if the job does not exist (or is not ready)
 var flagScript = redis.NewScript(prelude + `
-local v = redis.call('HMGET', KEYS[1], 'ready', 'batches', 'total', 'sent', 'failed', 'cancelled')
+local v = redis.call('HMGET', KEYS[1], 'ready', 'batches', 'total', 'sent', 'failed', 'cancelled', 'suppressed')
 if v[1] ~= '1' then return -1 end
-local pending = num(v[3]) - num(v[4]) - num(v[5]) - num(v[6])
+local pending = num(v[3]) - num(v[4]) - num(v[5]) - num(v[6]) - num(v[7])
 if pending > 0 then
   if ARGV[1] == 'c' then
     redis.call('HSET', KEYS[1], 'cancel', '1')

@@ -88,6 +88,7 @@ func build(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*parts, e
 		Sender:            tc,
 		Enqueuer:          enq,
 		Limiter:           sendLim,
+		Suppressor:        st,
 		Logger:            log,
 		Metrics:           m,
 		Policy:            cfg.RetryPolicy,

@@ -105,6 +105,7 @@ func (a *app) rootCommand() *cobra.Command {
 	addConfigFlags(root.PersistentFlags())
 	root.AddCommand(a.sendCommand(), a.statusCommand(), a.cancelCommand(), a.resumeCommand())
 	root.AddCommand(a.statsCommand(), a.templateCommand(), a.balanceCommand())
+	root.AddCommand(a.suppressCommand())
 	return root
 }
 
