@@ -181,6 +181,17 @@ type Request struct {
 	// DeferDailyLimit asks the workers to defer, rather than fail, numbers that hit Tencent's
 	// daily per-number limit.
 	DeferDailyLimit bool
+	// Window limits sending to a time of day, "HH:MM-HH:MM" on a 24-hour clock in TimeZone
+	// (08:00-22:00; 22:00-06:00 wraps midnight): outside it batches wait, spending no retries.
+	// Empty means none, except for marketing templates (TemplateType), which get the regulated
+	// 08:00-22:00 Beijing time. otp jobs ignore windows.
+	Window string
+	// TimeZone is the IANA zone of Window; default store.BeijingTZ ("Asia/Shanghai", Beijing
+	// time). Setting it without Window is an error.
+	TimeZone string
+	// TemplateType is the template's type, "otp", "notification" or "marketing" ("" when not
+	// known); a marketing job without Window gets store.MarketingWindow.
+	TemplateType string
 	// Country is the region of numbers without '+' (default Options.Country).
 	Country string
 	// Recipients and/or Reader give the recipients. Reader holds CSV lines: NUMBER or
@@ -215,7 +226,7 @@ var ErrInvalidRequest = errors.New("client: invalid request")
 
 // FieldError is a request validation error naming the offending field of Request.
 type FieldError struct {
-	Field  string // Request field name: "TemplateID", "Priority", "Expire", "SendAt", "JobID", "Encoding", ...
+	Field  string // Request field name: "TemplateID", "Priority", "Expire", "SendAt", "JobID", "Encoding", "Window", ...
 	Reason string
 }
 
@@ -344,6 +355,9 @@ func (c *Client) job(req Request, now time.Time) (spec, error) {
 				job.SendAt.Format(time.RFC3339), job.ExpiresAt.Format(time.RFC3339), expire)
 		}
 	}
+	if err := applyWindow(&job, req); err != nil {
+		return spec{}, err
+	}
 	region := strings.ToUpper(strings.TrimSpace(orDefault(req.Country, c.opts.Country)))
 	if !recipients.ValidRegion(region) {
 		return bad("Country", "%q is not a known region code (e.g. CN, US)", req.Country)
@@ -356,6 +370,38 @@ func (c *Client) job(req Request, now time.Time) (spec, error) {
 		return bad("Recipients", "no recipients (set Recipients or Reader)")
 	}
 	return spec{job: job, region: region, encoding: encoding, expire: expire}, nil
+}
+
+// applyWindow validates req's Window, TimeZone and TemplateType and sets them on job: the window
+// asked for, or the regulated store.MarketingWindow for a marketing template given none. otp jobs
+// keep a window given (store.Job.SendWindow ignores it) but get no default.
+func applyWindow(job *store.Job, req Request) error {
+	job.TemplateType = strings.ToLower(strings.TrimSpace(req.TemplateType))
+	switch job.TemplateType {
+	case "", store.TemplateOTP, store.TemplateNotification, store.TemplateMarketing:
+	default:
+		return &FieldError{Field: "TemplateType", Reason: fmt.Sprintf("%q is not otp, notification or marketing", req.TemplateType)}
+	}
+	span, tz := strings.TrimSpace(req.Window), strings.TrimSpace(req.TimeZone)
+	switch {
+	case span == "" && tz != "":
+		return &FieldError{Field: "TimeZone", Reason: fmt.Sprintf("%q given without a Window", req.TimeZone)}
+	case span == "" && job.TemplateType == store.TemplateMarketing && job.Priority != tasks.PriorityOTP:
+		job.Window = store.MarketingWindow
+	case span != "":
+		if tz == "" {
+			tz = store.BeijingTZ
+		}
+		if err := store.CheckTimeZone(tz); err != nil {
+			return &FieldError{Field: "TimeZone", Reason: fmt.Sprintf("%q is not an IANA time zone name such as %s", req.TimeZone, store.BeijingTZ)}
+		}
+		w, err := store.ParseWindow(span, tz)
+		if err != nil {
+			return &FieldError{Field: "Window", Reason: fmt.Sprintf("%q is not HH:MM-HH:MM on a 24-hour clock with different ends, such as 08:00-22:00", req.Window)}
+		}
+		job.Window = w
+	}
+	return nil
 }
 
 // count renders n things: "1 such line", "3 such lines".
