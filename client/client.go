@@ -160,8 +160,8 @@ type Request struct {
 	// JobID is optional: an idempotency key. When set, sending the same id again with the same
 	// request returns the existing job and sends nothing new; with a different request (another
 	// template, params, sign, app, sender, extend code, priority, send time, expiry, daily-limit
-	// choice or set of recipients) Send fails with an *IdempotencyError naming the differences.
-	// 1..128 characters from A-Z a-z 0-9 - _ . ~
+	// choice, send window or set of recipients) Send fails with an *IdempotencyError naming the
+	// differences. 1..128 characters from A-Z a-z 0-9 - _ . ~
 	JobID string
 	// TemplateID is the Tencent template id (digits). Required.
 	TemplateID string
@@ -372,9 +372,8 @@ func (c *Client) job(req Request, now time.Time) (spec, error) {
 	return spec{job: job, region: region, encoding: encoding, expire: expire}, nil
 }
 
-// applyWindow validates req's Window, TimeZone and TemplateType and sets them on job: the window
-// asked for, or the regulated store.MarketingWindow for a marketing template given none. otp jobs
-// keep a window given (store.Job.SendWindow ignores it) but get no default.
+// applyWindow validates req's Window, TimeZone and TemplateType and sets them on job (the
+// marketing default comes later: see marketingDefault).
 func applyWindow(job *store.Job, req Request) error {
 	job.TemplateType = strings.ToLower(strings.TrimSpace(req.TemplateType))
 	switch job.TemplateType {
@@ -386,8 +385,6 @@ func applyWindow(job *store.Job, req Request) error {
 	switch {
 	case span == "" && tz != "":
 		return &FieldError{Field: "TimeZone", Reason: fmt.Sprintf("%q given without a Window", req.TimeZone)}
-	case span == "" && job.TemplateType == store.TemplateMarketing && job.Priority != tasks.PriorityOTP:
-		job.Window = store.MarketingWindow
 	case span != "":
 		if tz == "" {
 			tz = store.BeijingTZ
@@ -402,6 +399,15 @@ func applyWindow(job *store.Job, req Request) error {
 		job.Window = w
 	}
 	return nil
+}
+
+// marketingDefault gives a marketing job that has no window the regulated store.MarketingWindow
+// (08:00-22:00 Beijing time). otp jobs get none: they ignore windows. Send applies it once the
+// job's TemplateType is final, before the job is fingerprinted and stored.
+func marketingDefault(job *store.Job) {
+	if job.Window.IsZero() && job.TemplateType == store.TemplateMarketing && job.Priority != tasks.PriorityOTP {
+		job.Window = store.MarketingWindow
+	}
 }
 
 // count renders n things: "1 such line", "3 such lines".
@@ -499,6 +505,7 @@ func (c *Client) Send(ctx context.Context, req Request) (Result, error) {
 	stats := b.Stats()
 	res.Duplicates = stats.Duplicates
 	set := b.Finish()
+	marketingDefault(&job)
 	fp := newFingerprint(job, req, sp.expire, set.Digest())
 	if prior != nil {
 		return prior.match(fp)
