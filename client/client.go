@@ -163,8 +163,8 @@ type Request struct {
 	// JobID is optional: an idempotency key. When set, sending the same id again with the same
 	// request returns the existing job and sends nothing new; with a different request (another
 	// template, params, sign, app, sender, extend code, priority, send time, expiry, daily-limit
-	// choice or set of recipients) Send fails with an *IdempotencyError naming the differences.
-	// 1..128 characters from A-Z a-z 0-9 - _ . ~
+	// choice, send window or set of recipients) Send fails with an *IdempotencyError naming the
+	// differences. 1..128 characters from A-Z a-z 0-9 - _ . ~
 	JobID string
 	// TemplateID is the Tencent template id (digits). Required.
 	TemplateID string
@@ -184,6 +184,17 @@ type Request struct {
 	// DeferDailyLimit asks the workers to defer, rather than fail, numbers that hit Tencent's
 	// daily per-number limit.
 	DeferDailyLimit bool
+	// Window limits sending to a time of day, "HH:MM-HH:MM" on a 24-hour clock in TimeZone
+	// (08:00-22:00; 22:00-06:00 wraps midnight): outside it batches wait, spending no retries.
+	// Empty means none, except for marketing templates (TemplateType), which get the regulated
+	// 08:00-22:00 Beijing time. otp jobs ignore windows.
+	Window string
+	// TimeZone is the IANA zone of Window; default store.BeijingTZ ("Asia/Shanghai", Beijing
+	// time). Setting it without Window is an error.
+	TimeZone string
+	// TemplateType is the template's type, "otp", "notification" or "marketing" ("" when not
+	// known); a marketing job without Window gets store.MarketingWindow.
+	TemplateType string
 	// Country is the region of numbers without '+' (default Options.Country).
 	Country string
 	// Recipients and/or Reader give the recipients. Reader holds CSV lines: NUMBER or
@@ -218,7 +229,7 @@ var ErrInvalidRequest = errors.New("client: invalid request")
 
 // FieldError is a request validation error naming the offending field of Request.
 type FieldError struct {
-	Field  string // Request field name: "TemplateID", "Priority", "Expire", "SendAt", "JobID", "Encoding", ...
+	Field  string // Request field name: "TemplateID", "Priority", "Expire", "SendAt", "JobID", "Encoding", "Window", ...
 	Reason string
 }
 
@@ -347,6 +358,9 @@ func (c *Client) job(req Request, now time.Time) (spec, error) {
 				job.SendAt.Format(time.RFC3339), job.ExpiresAt.Format(time.RFC3339), expire)
 		}
 	}
+	if err := applyWindow(&job, req); err != nil {
+		return spec{}, err
+	}
 	region := strings.ToUpper(strings.TrimSpace(orDefault(req.Country, c.opts.Country)))
 	if !recipients.ValidRegion(region) {
 		return bad("Country", "%q is not a known region code (e.g. CN, US)", req.Country)
@@ -359,6 +373,44 @@ func (c *Client) job(req Request, now time.Time) (spec, error) {
 		return bad("Recipients", "no recipients (set Recipients or Reader)")
 	}
 	return spec{job: job, region: region, encoding: encoding, expire: expire}, nil
+}
+
+// applyWindow validates req's Window, TimeZone and TemplateType and sets them on job (the
+// marketing default comes later: see marketingDefault).
+func applyWindow(job *store.Job, req Request) error {
+	job.TemplateType = strings.ToLower(strings.TrimSpace(req.TemplateType))
+	switch job.TemplateType {
+	case "", store.TemplateOTP, store.TemplateNotification, store.TemplateMarketing:
+	default:
+		return &FieldError{Field: "TemplateType", Reason: fmt.Sprintf("%q is not otp, notification or marketing", req.TemplateType)}
+	}
+	span, tz := strings.TrimSpace(req.Window), strings.TrimSpace(req.TimeZone)
+	switch {
+	case span == "" && tz != "":
+		return &FieldError{Field: "TimeZone", Reason: fmt.Sprintf("%q given without a Window", req.TimeZone)}
+	case span != "":
+		if tz == "" {
+			tz = store.BeijingTZ
+		}
+		if err := store.CheckTimeZone(tz); err != nil {
+			return &FieldError{Field: "TimeZone", Reason: fmt.Sprintf("%q is not an IANA time zone name such as %s", req.TimeZone, store.BeijingTZ)}
+		}
+		w, err := store.ParseWindow(span, tz)
+		if err != nil {
+			return &FieldError{Field: "Window", Reason: fmt.Sprintf("%q is not HH:MM-HH:MM on a 24-hour clock with different ends, such as 08:00-22:00", req.Window)}
+		}
+		job.Window = w
+	}
+	return nil
+}
+
+// marketingDefault gives a marketing job that has no window the regulated store.MarketingWindow
+// (08:00-22:00 Beijing time). otp jobs get none: they ignore windows. Send applies it once the
+// job's TemplateType is final, before the job is fingerprinted and stored.
+func marketingDefault(job *store.Job) {
+	if job.Window.IsZero() && job.TemplateType == store.TemplateMarketing && job.Priority != tasks.PriorityOTP {
+		job.Window = store.MarketingWindow
+	}
 }
 
 // count renders n things: "1 such line", "3 such lines".
@@ -465,6 +517,7 @@ func (c *Client) Send(ctx context.Context, req Request) (Result, error) {
 	stats := b.Stats()
 	res.Duplicates = stats.Duplicates
 	set := b.Finish()
+	marketingDefault(&job)
 	fp := newFingerprint(job, req, sp.expire, set.Digest())
 	if prior != nil {
 		return prior.match(fp)

@@ -60,8 +60,15 @@ func (c *Client) enqueueAll(ctx context.Context, n int, ref func(i int) (store.J
 // job id is replaced (tasks.Enqueuer).
 func (c *Client) enqueueOne(ctx context.Context, job store.Job, batch int) error {
 	var opts []asynq.Option
-	if job.SendAt.After(c.now()) {
-		opts = append(opts, asynq.ProcessAt(job.SendAt))
+	now := c.now()
+	at := now
+	if job.SendAt.After(now) {
+		at = job.SendAt
+	}
+	// A job outside its send window is due when the window opens (the worker checks it again).
+	at = job.SendWindow().NextOpen(at)
+	if at.After(now) {
+		opts = append(opts, asynq.ProcessAt(at))
 	}
 	task, err := tasks.NewSendBatchTask(tasks.SendBatch{Job: job.ID, Batch: batch}, job.Priority, opts...)
 	if err != nil {

@@ -20,7 +20,8 @@ var ErrIdempotencyMismatch = errors.New("client: job id already used by a differ
 // Difference is one part of a request that differs from the request that created the job.
 type Difference struct {
 	// Field is the Request field: "TemplateID", "Params", "SignName", "AppID", "SenderID",
-	// "ExtendCode", "Priority", "SendAt", "Expire", "DeferDailyLimit" or "Recipients".
+	// "ExtendCode", "Priority", "SendAt", "Expire", "DeferDailyLimit", "Window" (with its time
+	// zone) or "Recipients".
 	Field string
 	// Job and Request describe the two values (for Params only that they differ; for Recipients
 	// the counts of accepted recipients).
@@ -61,7 +62,7 @@ const fingerprintVersion = "1"
 
 // fingerprintFields are the parts of a request fingerprint, in the order differences are named.
 var fingerprintFields = []string{"TemplateID", "Params", "SignName", "AppID", "SenderID", "ExtendCode",
-	"Priority", "SendAt", "Expire", "DeferDailyLimit", "Recipients"}
+	"Priority", "SendAt", "Expire", "DeferDailyLimit", "Window", "Recipients"}
 
 // maxPlainPart is the longest value a fingerprint keeps as it is; longer ones are kept as a
 // digest (the store bounds the whole fingerprint).
@@ -95,6 +96,7 @@ func newFingerprint(job store.Job, req Request, expire time.Duration, recipients
 		"SendAt":          sendAt,
 		"Expire":          exp,
 		"DeferDailyLimit": strconv.FormatBool(job.DeferDailyLimit),
+		"Window":          job.Window.String(),
 		"Recipients":      recipients,
 	}
 	for k, v := range fp {

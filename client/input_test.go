@@ -61,6 +61,7 @@ func TestSendIdempotency(t *testing.T) {
 			{"now instead of later", with(func(r *Request) { r.SendAt = time.Time{} }), []string{"SendAt"}},
 			{"expiry", with(func(r *Request) { r.Expire = 3 * time.Hour }), []string{"Expire"}},
 			{"daily limit", with(func(r *Request) { r.DeferDailyLimit = true }), []string{"DeferDailyLimit"}},
+			{"send window", with(func(r *Request) { r.Window = "08:00-20:00" }), []string{"Window"}},
 			{"one recipient more", with(func(r *Request) { r.Recipients = append(r.Recipients, Recipient{Number: cn(3)}) }), []string{"Recipients"}},
 			{"one recipient less", with(func(r *Request) { r.Recipients = r.Recipients[:2] }), []string{"Recipients"}},
 			{"a recipient replaced", with(func(r *Request) { r.Recipients[0].Number = cn(4) }), []string{"Recipients"}},

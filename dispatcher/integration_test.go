@@ -192,8 +192,9 @@ type appsOnly struct {
 func (a appsOnly) Apps(context.Context) ([]string, error) { return []string{a.app}, nil }
 
 // createJob writes a job of n numbers in batches of at most size, and returns its id. The
-// numbers are random mainland mobiles, so tests never share a number on a shared Redis.
-func (it *itest) createJob(t *testing.T, prio string, n, size int) string {
+// numbers are random mainland mobiles, so tests never share a number on a shared Redis. mods
+// change the job spec before it is written.
+func (it *itest) createJob(t *testing.T, prio string, n, size int, mods ...func(*store.Job)) string {
 	t.Helper()
 	id := fmt.Sprintf("it-%d", rand.Int64())
 	base := rand.IntN(1e9 - n)
@@ -209,6 +210,9 @@ func (it *itest) createJob(t *testing.T, prio string, n, size int) string {
 		batches = append(batches, store.NewBatch{Numbers: nums})
 	}
 	job := store.Job{ID: id, AppID: it.app, SignName: sandbox.DefaultSignName, TemplateID: sandbox.TemplateNotice, Priority: prio}
+	for _, mod := range mods {
+		mod(&job)
+	}
 	created, err := it.st.CreateJob(it.ctx, job, [][]string{{"A1"}}, batches, 0)
 	if err != nil || !created {
 		t.Fatalf("CreateJob = %v, %v", created, err)

@@ -143,6 +143,9 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, opts se
 	a := &attempt{h: h, log: log, jobID: jobID, batch: batch, token: token, cr: cr, probe: opts.probe}
 	job := a.cr.Job
 
+	if closed, err := a.waitForWindow(ctx); closed || err != nil {
+		return res, err
+	}
 	// Numbers on the suppression list never leave: take them out of the call. A batch of only
 	// such numbers is committed here, without a launch, a rate-limit token or a call.
 	if left, err := a.dropSuppressed(ctx); !left || err != nil {
@@ -169,6 +172,11 @@ func (h *SendHandler) send(ctx context.Context, jobID string, batch int, opts se
 	// The app may have halted while this batch waited (another batch met the code): through the
 	// cache, so this costs no round trip at the limit.
 	if parked, err := a.parkIfHalted(ctx); parked || err != nil {
+		return res, err
+	}
+	// The window may have closed while this batch waited: a reservation made just before it
+	// closed is not launched after.
+	if closed, err := a.waitForWindow(ctx); closed || err != nil {
 		return res, err
 	}
 
@@ -543,6 +551,24 @@ func (a *attempt) haltAndPark(ctx context.Context, d retry.Decision) error {
 	h.m.Halts.WithLabelValues(d.Code).Inc()
 	a.log.Error("app halted", zap.String("app", app), zap.Time("probe_at", d.At), zap.String("reason", d.Reason))
 	return a.parkHalted(ctx, &store.Halt{App: app, Code: d.Code, ProbeAt: d.At})
+}
+
+// waitForWindow gives the reservation back when the job's send window is closed now (closed =
+// true) and asks for the task to run again when it next opens. Nothing was launched, so the
+// attempt is not counted, and the wait is a RetryAfterError, which spends no retry. otp jobs
+// have no window (store.Job.SendWindow); retry and resend batches share their job's window.
+func (a *attempt) waitForWindow(ctx context.Context) (bool, error) {
+	w := a.cr.Job.SendWindow()
+	now := a.h.now()
+	if w.Open(now) {
+		return false, nil
+	}
+	if err := a.release(ctx); err != nil {
+		return true, err
+	}
+	next := w.NextOpen(now)
+	a.log.Info("send window closed, batch waits for it to open", zap.Stringer("window", w), zap.Time("next_open", next))
+	return true, retryAfter(next.Sub(now), "send window closed", nil)
 }
 
 // parkIfHalted parks the reserved batch when its app is halted (parked = true), giving the

@@ -93,6 +93,14 @@ func (s *Store) CreateJobStream(ctx context.Context, job Job, paramSets [][]stri
 			return false, err
 		}
 	}
+	if err := job.Window.Validate(); err != nil {
+		return false, fmt.Errorf("job %s: %w", job.ID, err)
+	}
+	switch job.TemplateType {
+	case "", TemplateOTP, TemplateNotification, TemplateMarketing:
+	default:
+		return false, invalidf("job %s: template type %q is not otp, notification or marketing", job.ID, job.TemplateType)
+	}
 	if len(job.Fingerprint) > maxFingerprintLen {
 		return false, invalidf("job %s: fingerprint of %d bytes, longer than %d", job.ID, len(job.Fingerprint), maxFingerprintLen)
 	}
@@ -128,7 +136,8 @@ func (s *Store) CreateJobStream(ctx context.Context, job Job, paramSets [][]stri
 		"app", job.AppID, "sign", job.SignName, "tpl", job.TemplateID, "sender", job.SenderID,
 		"ext", job.ExtendCode, "prio", job.Priority, "send_at", msOf(job.SendAt),
 		"expires_at", msOf(job.ExpiresAt), "created", msOf(job.CreatedAt),
-		"defer_daily", boolArg(job.DeferDailyLimit), "fp", job.Fingerprint).Int()
+		"defer_daily", boolArg(job.DeferDailyLimit), "fp", job.Fingerprint,
+		"win", job.Window.encode(), "tz", job.Window.TZ, "ttype", job.TemplateType).Int()
 	if err != nil {
 		return false, wrap("create job "+job.ID, err)
 	}

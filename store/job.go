@@ -22,6 +22,29 @@ type Job struct {
 	// compares it when a job id is sent again). The store keeps it as given, opaque; "" for jobs
 	// created without one.
 	Fingerprint string
+	// Window is the job's send window (zero: none). It does not apply to otp jobs, which send at
+	// once whatever it says (see SendWindow).
+	Window Window
+	// TemplateType is the type of the job's template as Tencent reports it: "otp",
+	// "notification", "marketing", or "" when not looked up. A marketing job without a window is
+	// given MarketingWindow by the producer (package client).
+	TemplateType string
+}
+
+// Template types of Job.TemplateType.
+const (
+	TemplateOTP          = "otp"
+	TemplateNotification = "notification"
+	TemplateMarketing    = "marketing"
+)
+
+// SendWindow returns the window the job's numbers are sent in: Window, except for otp jobs,
+// which ignore windows (zero: send at any time).
+func (j Job) SendWindow() Window {
+	if j.Priority == PriorityOTP {
+		return Window{}
+	}
+	return j.Window
 }
 
 // NewBatch is one batch given to CreateJob or CreateJobStream. Its numbers are given either as
@@ -66,6 +89,12 @@ type Status struct {
 	AppID          string           `json:"app_id"`
 	Priority       string           `json:"priority"`
 	CreatedAt      time.Time        `json:"created_at"`
+
+	// Window is the job's send window as "HH:MM-HH:MM Zone" ("" for none, and for otp jobs,
+	// which ignore it); NextOpen, set only while numbers are pending and the window is closed,
+	// is when it opens next: until then no batch is sent.
+	Window   string    `json:"window,omitempty"`
+	NextOpen time.Time `json:"next_open,omitzero"`
 }
 
 // JobState is a job's state. It is not stored: Status derives it from the job's counters each
@@ -82,8 +111,8 @@ type Status struct {
 //	failing     no     a job-fatal code was recorded (fatal_code) and pending > 0: nothing new is
 //	                   sent, the numbers in flight finish and the rest fail with that code
 //	paused      no     the app is halted and pending > 0: batches wait for a probe or enqueue resume
-//	scheduled   no     pending > 0, send_at is in the future and nothing was tried yet
-//	                   (sent = failed = unknown = 0)
+//	scheduled   no     pending > 0, send_at is in the future or the send window is closed
+//	                   (next_open), and nothing was tried yet (sent = failed = unknown = 0)
 //	running     no     pending > 0 otherwise
 //	cancelled   yes    pending = 0 and cancelled > 0
 //	failed      yes    pending = 0, sent = 0 and failed > 0: no number was accepted
@@ -134,7 +163,7 @@ var JobStates = []JobStateInfo{
 	{StateCancelling, false, "cancel requested and pending > 0: nothing new is sent, the numbers in flight finish and the rest are cancelled"},
 	{StateFailing, false, "a job-fatal code was recorded (fatal_code) and pending > 0: nothing new is sent, the numbers in flight finish and the rest fail with that code"},
 	{StatePaused, false, "the app is halted and pending > 0: batches wait for a probe or enqueue resume"},
-	{StateScheduled, false, "pending > 0, send_at is in the future and nothing was tried yet (sent = failed = unknown = 0)"},
+	{StateScheduled, false, "pending > 0, send_at is in the future or the send window is closed (next_open), and nothing was tried yet (sent = failed = unknown = 0)"},
 	{StateRunning, false, "pending > 0 otherwise"},
 	{StateCancelled, true, "pending = 0 and cancelled > 0"},
 	{StateFailed, true, "pending = 0, sent = 0 and failed > 0: no number was accepted"},
@@ -152,6 +181,7 @@ type stateInput struct {
 	FatalCode       string // the fail flag (job-fatal code)
 	Halted          bool   // the job's app is halted
 	BeforeSendAt    bool   // now is before the job's send_at
+	WindowClosed    bool   // the job has a send window and now is outside it
 	ReceiptsOpen    bool   // now is before the last commit plus the receipt window
 }
 
@@ -166,7 +196,7 @@ func deriveState(in stateInput) JobState {
 			return StateFailing
 		case in.Halted:
 			return StatePaused
-		case in.BeforeSendAt && in.Sent == 0 && in.Failed == 0 && in.Unknown == 0:
+		case (in.BeforeSendAt || in.WindowClosed) && in.Sent == 0 && in.Failed == 0 && in.Unknown == 0:
 			return StateScheduled
 		default:
 			return StateRunning
@@ -198,7 +228,8 @@ const (
 const sweepChunk = 256
 
 // specFields are the job hash's spec fields in the order the claim script returns them.
-var specFields = []string{"send_at", "expires_at", "app", "sign", "tpl", "sender", "ext", "prio", "created", "defer_daily"}
+var specFields = []string{"send_at", "expires_at", "app", "sign", "tpl", "sender", "ext", "prio", "created", "defer_daily",
+	"win", "tz", "ttype"}
 
 func jobFromSpec(id string, f map[string]string) Job {
 	return Job{
@@ -214,6 +245,8 @@ func jobFromSpec(id string, f map[string]string) Job {
 		CreatedAt:       parseMs(f["created"]),
 		DeferDailyLimit: f["defer_daily"] == "1",
 		Fingerprint:     f["fp"],
+		Window:          decodeWindow(f["win"], f["tz"]),
+		TemplateType:    f["ttype"],
 	}
 }
 
@@ -277,6 +310,17 @@ func (s *Store) deriveStatus(id string, h map[string]string, halted bool) Status
 	}
 	now := s.now()
 	st.FatalCode = h["fail"]
+	win := Job{Priority: h["prio"], Window: decodeWindow(h["win"], h["tz"])}.SendWindow()
+	st.Window = win.String()
+	windowClosed := st.Pending > 0 && !win.Open(now)
+	// The next opening that matters is the first one at or after send_at.
+	at := now
+	if sa := parseMs(h["send_at"]); sa.After(at) {
+		at = sa
+	}
+	if st.Pending > 0 && !win.Open(at) {
+		st.NextOpen = win.NextOpen(at)
+	}
 	st.State = deriveState(stateInput{
 		Total: st.Total, Sent: st.Sent, Failed: st.Failed, Cancelled: st.Cancelled, Suppressed: st.Suppressed,
 		Unknown:   st.Unknown,
@@ -285,6 +329,7 @@ func (s *Store) deriveStatus(id string, h map[string]string, halted bool) Status
 		FatalCode:       st.FatalCode,
 		Halted:          halted,
 		BeforeSendAt:    parseMs(h["send_at"]).After(now),
+		WindowClosed:    windowClosed,
 		ReceiptsOpen:    now.Before(parseMs(h["lc"]).Add(s.opts.ReceiptWindow)),
 	})
 	st.Final = st.State.Final()

@@ -101,7 +101,7 @@ local C = {claimed = tonumber(ARGV[5]), done = tonumber(ARGV[6]), busy = tonumbe
 // ARGV[1] -> TTL ms of the job hash while it is created (Options.Retention)
 // ARGV[2] -> creator nonce, a random token
 // ARGV[3..] -> the job spec, field/value pairs (app, sign, tpl, sender, ext, prio, send_at,
-// expires_at, created, defer_daily, fp)
+// expires_at, created, defer_daily, fp, win, tz, ttype)
 // Output:
 // Returns 1 if the caller may write the job (new, or taken over)
 // Returns 0 if the job already exists (ready)
@@ -236,14 +236,16 @@ return 1
 // fields} otherwise (the pending numbers of a cancelled, failed or expired job are settled so)
 // Returns {-1} if the job is not found (or not ready)
 // Returns {-2} if the batch is not found
-// The job fields are send_at, expires_at, app, sign, tpl, sender, ext, prio, created, defer_daily.
+// The job fields are send_at, expires_at, app, sign, tpl, sender, ext, prio, created, defer_daily,
+// win, tz, ttype (the send window is checked in Go, where time zones are known: see
+// store.Window).
 var claimScript = redis.NewScript(prelude + outcomeCodes + `
 local now = tonumber(ARGV[1])
 local jf = redis.call('HMGET', KEYS[1], 'ready', 'cancel', 'fail', 'send_at', 'expires_at',
-  'app', 'sign', 'tpl', 'sender', 'ext', 'prio', 'created', 'defer_daily')
+  'app', 'sign', 'tpl', 'sender', 'ext', 'prio', 'created', 'defer_daily', 'win', 'tz', 'ttype')
 if jf[1] ~= '1' then return {-1} end
 local job = {}
-for i = 4, 13 do job[#job + 1] = str(jf[i]) end
+for i = 4, 16 do job[#job + 1] = str(jf[i]) end
 local b = redis.call('HMGET', KEYS[2], 's', 'a', 'tok', 'at', 'nb', 'pi', 'intl', 'cm', 'st', 'num', 'rv')
 local state = b[1]
 if not state then return {-2} end

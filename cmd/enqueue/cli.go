@@ -136,6 +136,7 @@ func (a *app) connect(ctx context.Context, opts client.Options) (*client.Client,
 func (a *app) sendCommand() *cobra.Command {
 	var (
 		template, sign, appID, priority, at, expire, id, country, file, encoding string
+		window, tz                                                               string
 		params, to                                                               []string
 		deferDaily, noCheck                                                      bool
 	)
@@ -161,6 +162,7 @@ func (a *app) sendCommand() *cobra.Command {
 			req := client.Request{
 				JobID: id, TemplateID: template, Params: params, SignName: sign, AppID: appID,
 				Priority: priority, Country: country, DeferDailyLimit: deferDaily, Encoding: encoding,
+				Window: window,
 			}
 			if !f.Changed("template") {
 				return usagef("--template: required")
@@ -185,6 +187,12 @@ func (a *app) sendCommand() *cobra.Command {
 					return usagef("--expire: %q is not a positive Go duration such as 10m or 1h30m", expire)
 				}
 				req.Expire = d
+			}
+			if f.Changed("tz") {
+				if !f.Changed("window") {
+					return usagef("--tz: needs --window")
+				}
+				req.TimeZone = tz
 			}
 			if f.Changed("id") && id == "" {
 				return usagef("--id: empty")
@@ -300,6 +308,8 @@ func (a *app) sendCommand() *cobra.Command {
 	f.StringVar(&file, "file", "", "file of recipient lines, - for stdin")
 	f.BoolVar(&noCheck, "no-check", false, "do not look the template up before accepting the job (for accounts whose role cannot call DescribeSmsTemplateList)")
 	f.StringVar(&encoding, "encoding", recipients.EncodingUTF8, "encoding of --file: utf-8 or gb18030 (gbk: Excel on a Chinese Windows)")
+	f.StringVar(&window, "window", "", "send only between these times of day, HH:MM-HH:MM in --tz (22:00-06:00 wraps midnight); otp ignores it")
+	f.StringVar(&tz, "tz", store.BeijingTZ, "IANA time zone of --window")
 	return cmd
 }
 
@@ -342,6 +352,10 @@ func flagOf(field, appSource string) string {
 		return "--encoding"
 	case "DeferDailyLimit":
 		return "--defer-daily-limit"
+	case "Window":
+		return "--window"
+	case "TimeZone":
+		return "--tz"
 	case "Country":
 		return "--country"
 	case "Recipients":
