@@ -1,0 +1,87 @@
+package sandbox
+
+import (
+	"errors"
+	"time"
+
+	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
+)
+
+// Reply is an SMS a recipient sent back, as the sandbox keeps it until PullSmsReplyStatus takes
+// it.
+type Reply struct {
+	PhoneNumber      string // E.164
+	CountryCode      string // "86"
+	SubscriberNumber string // "13800000000"
+	SignName         string
+	Content          string
+	ReplyTime        time.Time
+}
+
+// ErrBadNumber is returned by InjectReply for a number the sandbox cannot parse.
+var ErrBadNumber = errors.New("sandbox: not a valid phone number")
+
+// InjectReply queues a reply from number (any accepted form, e.g. "+8613800000000") with text,
+// as if the recipient had answered a message of the first configured sign. PullSmsReplyStatus
+// returns each queued reply once, oldest first (a destructive read, as Tencent's).
+func (s *Server) InjectReply(number, text string) error {
+	p, ok := parsePhone(number)
+	if !ok {
+		return ErrBadNumber
+	}
+	cc, sub := p.split()
+	r := Reply{PhoneNumber: p.e164(), CountryCode: cc, SubscriberNumber: sub, Content: text, ReplyTime: s.now()}
+	if len(s.cfg.SignNames) > 0 {
+		r.SignName = s.cfg.SignNames[0]
+	}
+	s.mu.Lock()
+	s.replies = append(s.replies, r)
+	s.mu.Unlock()
+	return nil
+}
+
+// PendingReplies returns how many injected replies no pull has taken yet.
+func (s *Server) PendingReplies() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.replies)
+}
+
+func (r Reply) pullStatus() *sms.PullSmsReplyStatus {
+	return &sms.PullSmsReplyStatus{
+		ExtendCode:       ptr(""),
+		CountryCode:      ptr(r.CountryCode),
+		PhoneNumber:      ptr(r.PhoneNumber),
+		SignName:         ptr(r.SignName),
+		ReplyContent:     ptr(r.Content),
+		ReplyTime:        ptr(uint64(max(r.ReplyTime.Unix(), 0))),
+		SubscriberNumber: ptr(r.SubscriberNumber),
+	}
+}
+
+func (s *Server) handlePullSmsReplyStatus(body []byte, reqID string, _ time.Time) (any, *apiError) {
+	var req sms.PullSmsReplyStatusRequestParams
+	if e := decode(body, &req); e != nil {
+		return nil, e
+	}
+	if e := s.checkApp(req.SmsSdkAppId); e != nil {
+		return nil, e
+	}
+	limit, e := limitParam(req.Limit, 100)
+	if e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	n := min(int(limit), len(s.replies))
+	taken := s.replies[:n:n]
+	s.replies = s.replies[n:]
+	if len(s.replies) == 0 {
+		s.replies = nil // let the taken backing array go
+	}
+	s.mu.Unlock()
+	out := make([]*sms.PullSmsReplyStatus, len(taken))
+	for i, r := range taken {
+		out[i] = r.pullStatus()
+	}
+	return &sms.PullSmsReplyStatusResponseParams{PullSmsReplyStatusSet: out, RequestId: ptr(reqID)}, nil
+}
