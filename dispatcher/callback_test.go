@@ -381,7 +381,7 @@ func TestKeywordsMatch(t *testing.T) {
 	for text, want := range map[string]bool{
 		"TD": true, "td": true, " T ": true, "n\n": true, "Stop": true, "unsubscribe": true, "QUIT\t": true,
 		"\u3000TD\u3000": true, // ideographic spaces
-		"TD please": false, "stopp": false, "": false, "NO": false, "T D": false,
+		"TD please":      false, "stopp": false, "": false, "NO": false, "T D": false,
 	} {
 		if got := k.Match(text); got != want {
 			t.Errorf("Match(%q) = %v, want %v", text, got, want)
