@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hibiken/asynq"
@@ -20,6 +21,8 @@ import (
 const (
 	ByPhoneRateLimit    = 18
 	PullStatusRateLimit = 90
+	// PullReplyRateLimit is the budget of PullSmsReplyStatus (Tencent: 100 calls/s per account).
+	PullReplyRateLimit = 90
 )
 
 // parts are the dispatcher pieces the worker runs.
@@ -28,6 +31,7 @@ type parts struct {
 	retryDelay             asynq.RetryDelayFunc
 	isFailure              func(error) bool
 	loops                  []loop
+	callbacks              *dispatcher.Callbacks // nil without Config.CallbackToken
 	closeFn                func()
 	// advertise tells producers which app and sign name this worker defaults to.
 	advertise func(context.Context) error
@@ -75,7 +79,15 @@ func build(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*parts, e
 	if err != nil {
 		return fail(err)
 	}
+	replyLim, err := limiter("PullSmsReplyStatus", PullReplyRateLimit)
+	if err != nil {
+		return fail(err)
+	}
 	m, err := dispatcher.NewMetrics(reg)
+	if err != nil {
+		return fail(err)
+	}
+	pm, err := dispatcher.NewPushMetrics(reg)
 	if err != nil {
 		return fail(err)
 	}
@@ -162,7 +174,41 @@ func build(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*parts, e
 	if err != nil {
 		return fail(err)
 	}
+	supp := suppressorOf(st, log)
+	replies, err := dispatcher.NewReplyLoop(dispatcher.ReplyLoopConfig{
+		Store:       st,
+		Puller:      tc,
+		Suppressor:  supp,
+		Limiter:     replyLim,
+		Apps:        []string{cfg.AppID},
+		Keywords:    cfg.UnsubscribeKeywords,
+		Logger:      log,
+		PushMetrics: pm,
+		Interval:    cfg.StatusPullInterval,
+		Now:         cfg.Now,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	var callbacks *dispatcher.Callbacks
+	if cfg.CallbackToken != "" {
+		callbacks, err = dispatcher.NewCallbacks(dispatcher.CallbackConfig{
+			Store:       st,
+			Suppressor:  supp,
+			Token:       cfg.CallbackToken,
+			App:         cfg.AppID,
+			Keywords:    cfg.UnsubscribeKeywords,
+			Logger:      log,
+			Metrics:     m,
+			PushMetrics: pm,
+			Now:         cfg.Now,
+		})
+		if err != nil {
+			return fail(err)
+		}
+	}
 	return &parts{
+		callbacks:  callbacks,
 		send:       send,
 		reconcile:  reconcile,
 		probe:      probe,
@@ -172,10 +218,33 @@ func build(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*parts, e
 			{name: "puller", run: puller.Run},
 			{name: "sweeper", run: sweeper.Run},
 			{name: "receipt-lookup", run: lookup.Run},
+			{name: "replies", run: replies.Run},
 		},
 		closeFn: func() { _ = tc.Close() },
 		advertise: func(ctx context.Context) error {
 			return st.AdvertiseDefaults(ctx, store.Defaults{AppID: cfg.AppID, SignName: cfg.SignName})
 		},
 	}, nil
+}
+
+// suppressorOf returns the suppression list replies add to: *store.Store's Suppress once the
+// store has it, else pendingSuppressList.
+func suppressorOf(st *store.Store, log *zap.Logger) dispatcher.Suppressor {
+	if s, ok := any(st).(dispatcher.Suppressor); ok {
+		return s
+	}
+	return pendingSuppressList{log: log}
+}
+
+// errNoSuppressionList is pendingSuppressList's answer.
+var errNoSuppressionList = errors.New("worker: the store has no suppression list (store.Suppress) yet")
+
+// pendingSuppressList is a placeholder adapter for a store without Suppress: it records nothing
+// and fails, so an unsubscribe reply is never acknowledged as handled (a pushed one is answered
+// 503 and Tencent pushes it again; a pulled one is kept in memory and retried).
+type pendingSuppressList struct{ log *zap.Logger }
+
+func (p pendingSuppressList) Suppress(_ context.Context, numbers []string, reason string) error {
+	p.log.Error("unsubscribe not recorded: no suppression list", zap.Int("numbers", len(numbers)), zap.String("reason", reason))
+	return errNoSuppressionList
 }
