@@ -129,17 +129,7 @@ func callbackNumber(nationCode, mobile string) (string, error) {
 	return "+" + nationCode + mobile, nil
 }
 
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+func allDigits(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
 
 // CallbackStore is what Callbacks needs from the store: the receipt path the puller uses.
 type CallbackStore interface {
@@ -222,11 +212,9 @@ func NewCallbacks(cfg CallbackConfig) (*Callbacks, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	kw := cfg.Keywords
-	if kw == nil {
-		kw = DefaultUnsubscribeKeywords()
-	}
-	keywords, err := NewKeywords(kw)
+	log := nopIfNil(cfg.Logger).Named("callback")
+	pm := orNewPush(cfg.PushMetrics)
+	replies, err := newReplyHandler(cfg.Suppressor, cfg.Keywords, log, pm)
 	if err != nil {
 		return nil, fmt.Errorf("dispatcher: CallbackConfig.Keywords: %w", err)
 	}
@@ -236,11 +224,9 @@ func NewCallbacks(cfg CallbackConfig) (*Callbacks, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultPullSaveTimeout
 	}
-	log := nopIfNil(cfg.Logger).Named("callback")
-	pm := orNewPush(cfg.PushMetrics)
 	return &Callbacks{
 		store:   cfg.Store,
-		replies: &replyHandler{supp: cfg.Suppressor, keywords: keywords, log: log, m: pm},
+		replies: replies,
 		token:   sha256.Sum256([]byte(cfg.Token)),
 		app:     cfg.App,
 		maxBody: cfg.MaxBodyBytes,
@@ -307,6 +293,13 @@ func answer(rw http.ResponseWriter, status int, errmsg string) {
 	_, _ = rw.Write(append(b, '\n'))
 }
 
+// refuse answers a malformed callback 400 and counts it.
+func (c *Callbacks) refuse(rw http.ResponseWriter, kind string, size int, err error) {
+	c.pm.Callbacks.WithLabelValues(kind, cbMalformed).Inc()
+	c.log.Warn("malformed callback: refused", zap.String("callback", kind), zap.Int("bytes", size), zap.Error(err))
+	answer(rw, http.StatusBadRequest, err.Error())
+}
+
 func (c *Callbacks) serveStatus(rw http.ResponseWriter, r *http.Request) {
 	const kind = "status"
 	body, ok := c.read(rw, r, kind)
@@ -315,9 +308,7 @@ func (c *Callbacks) serveStatus(rw http.ResponseWriter, r *http.Request) {
 	}
 	page, err := ParseStatusCallback(body)
 	if err != nil {
-		c.pm.Callbacks.WithLabelValues(kind, cbMalformed).Inc()
-		c.log.Warn("malformed status callback: refused", zap.Int("bytes", len(body)), zap.Error(err))
-		answer(rw, http.StatusBadRequest, err.Error())
+		c.refuse(rw, kind, len(body), err)
 		return
 	}
 	if len(page) > 0 {
@@ -359,9 +350,7 @@ func (c *Callbacks) serveReply(rw http.ResponseWriter, r *http.Request) {
 	}
 	replies, err := ParseReplyCallback(body)
 	if err != nil {
-		c.pm.Callbacks.WithLabelValues(kind, cbMalformed).Inc()
-		c.log.Warn("malformed reply callback: refused", zap.Int("bytes", len(body)), zap.Error(err))
-		answer(rw, http.StatusBadRequest, err.Error())
+		c.refuse(rw, kind, len(body), err)
 		return
 	}
 	ctx, cancel := detached(r.Context(), c.timeout)

@@ -145,6 +145,18 @@ type replyHandler struct {
 	m        *PushMetrics
 }
 
+// newReplyHandler returns the handler of replies matched against words (nil: the defaults).
+func newReplyHandler(supp Suppressor, words []string, log *zap.Logger, m *PushMetrics) (*replyHandler, error) {
+	if words == nil {
+		words = DefaultUnsubscribeKeywords()
+	}
+	k, err := NewKeywords(words)
+	if err != nil {
+		return nil, err
+	}
+	return &replyHandler{supp: supp, keywords: k, log: log, m: m}, nil
+}
+
 // maxLoggedReply bounds the characters of a reply's text in the log.
 const maxLoggedReply = 70
 
@@ -295,11 +307,8 @@ func NewReplyLoop(cfg ReplyLoopConfig) (*ReplyLoop, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	kw := cfg.Keywords
-	if kw == nil {
-		kw = DefaultUnsubscribeKeywords()
-	}
-	keywords, err := NewKeywords(kw)
+	log := nopIfNil(cfg.Logger).Named("replies")
+	h, err := newReplyHandler(cfg.Suppressor, cfg.Keywords, log, orNewPush(cfg.PushMetrics))
 	if err != nil {
 		return nil, fmt.Errorf("dispatcher: ReplyLoopConfig.Keywords: %w", err)
 	}
@@ -318,12 +327,11 @@ func NewReplyLoop(cfg ReplyLoopConfig) (*ReplyLoop, error) {
 	if cfg.Owner == "" {
 		cfg.Owner = newToken()
 	}
-	log := nopIfNil(cfg.Logger).Named("replies")
 	return &ReplyLoop{
 		store:    cfg.Store,
 		puller:   cfg.Puller,
 		limiter:  cfg.Limiter,
-		h:        &replyHandler{supp: cfg.Suppressor, keywords: keywords, log: log, m: orNewPush(cfg.PushMetrics)},
+		h:        h,
 		apps:     slices.Clone(cfg.Apps),
 		log:      log,
 		interval: cfg.Interval,

@@ -224,15 +224,20 @@ func limitParam(p *uint64, maxLimit uint64) (uint64, *apiError) {
 	return *p, nil
 }
 
+// checkPull checks the app and the Limit (1..100) of a decoded pull request.
+func (s *Server) checkPull(appID *string, limit *uint64) (uint64, *apiError) {
+	if e := s.checkApp(appID); e != nil {
+		return 0, e
+	}
+	return limitParam(limit, 100)
+}
+
 func (s *Server) handlePullSmsSendStatus(body []byte, reqID string, now time.Time) (any, *apiError) {
 	var req sms.PullSmsSendStatusRequestParams
 	if e := decode(body, &req); e != nil {
 		return nil, e
 	}
-	if e := s.checkApp(req.SmsSdkAppId); e != nil {
-		return nil, e
-	}
-	limit, e := limitParam(req.Limit, 100)
+	limit, e := s.checkPull(req.SmsSdkAppId, req.Limit)
 	if e != nil {
 		return nil, e
 	}
@@ -259,10 +264,7 @@ func (s *Server) handlePullByPhoneNumber(body []byte, reqID string, now time.Tim
 	if e := decode(body, &req); e != nil {
 		return nil, e
 	}
-	if e := s.checkApp(req.SmsSdkAppId); e != nil {
-		return nil, e
-	}
-	limit, e := limitParam(req.Limit, 100)
+	limit, e := s.checkPull(req.SmsSdkAppId, req.Limit)
 	if e != nil {
 		return nil, e
 	}

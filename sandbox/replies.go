@@ -64,10 +64,7 @@ func (s *Server) handlePullSmsReplyStatus(body []byte, reqID string, _ time.Time
 	if e := decode(body, &req); e != nil {
 		return nil, e
 	}
-	if e := s.checkApp(req.SmsSdkAppId); e != nil {
-		return nil, e
-	}
-	limit, e := limitParam(req.Limit, 100)
+	limit, e := s.checkPull(req.SmsSdkAppId, req.Limit)
 	if e != nil {
 		return nil, e
 	}
