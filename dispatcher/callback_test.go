@@ -388,3 +388,27 @@ func TestKeywordsMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestReplyCallbackFromSandbox: the sandbox's reply push (Tencent's format) reaches Suppress
+// through the reply callback, with the reply as the reason.
+func TestReplyCallbackFromSandbox(t *testing.T) {
+	t.Parallel()
+	supp := &fakeSuppressor{}
+	srv := callbackServer(t, CallbackConfig{Store: &fakeStore{}, Suppressor: supp})
+	cfg := sandbox.DefaultConfig()
+	cfg.ReplyCallbackURL = srv.URL + "/callback/reply/" + testToken
+	sb, err := sandbox.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	for _, r := range [][2]string{{"+8613800000001", "hi"}, {"+14155550100", "Unsubscribe"}} {
+		if err := sb.InjectReply(r[0], r[1]); err != nil {
+			t.Fatalf("push of %q refused: %v", r[1], err)
+		}
+	}
+	got := supp.got()
+	if len(got) != 1 || got[0].reason != "Unsubscribe" || len(got[0].numbers) != 1 || got[0].numbers[0] != "+14155550100" {
+		t.Fatalf("Suppress calls = %v, want +14155550100 for Unsubscribe", got)
+	}
+}

@@ -443,7 +443,7 @@ func (s *Server) deliver(ctx context.Context, items []CallbackItem) {
 		if ctx.Err() != nil {
 			return
 		}
-		lastErr = s.post(ctx, body)
+		lastErr = s.post(ctx, s.cfg.CallbackURL, body)
 		s.mu.Lock()
 		s.st.cbAttempts++
 		if lastErr == nil {
@@ -464,8 +464,8 @@ func (s *Server) deliver(ctx context.Context, items []CallbackItem) {
 
 var errCallbackRejected = errors.New("callback not acknowledged with result 0")
 
-func (s *Server) post(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.CallbackURL, bytes.NewReader(body))
+func (s *Server) post(ctx context.Context, url string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("build callback request: %w", err)
 	}

@@ -1,7 +1,10 @@
 package sandbox
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
@@ -23,7 +26,10 @@ var ErrBadNumber = errors.New("sandbox: not a valid phone number")
 
 // InjectReply queues a reply from number (any accepted form, e.g. "+8613800000000") with text,
 // as if the recipient had answered a message of the first configured sign. PullSmsReplyStatus
-// returns each queued reply once, oldest first (a destructive read, as Tencent's).
+// returns each queued reply once, oldest first (a destructive read, as Tencent's). With
+// Config.ReplyCallbackURL set, the reply is also pushed there before InjectReply returns, tried
+// 1 + Config.CallbackRetries times; the error of the last try is returned (the reply stays
+// queued for pulls).
 func (s *Server) InjectReply(number, text string) error {
 	p, ok := parsePhone(number)
 	if !ok {
@@ -37,6 +43,43 @@ func (s *Server) InjectReply(number, text string) error {
 	s.mu.Lock()
 	s.replies = append(s.replies, r)
 	s.mu.Unlock()
+	if s.cfg.ReplyCallbackURL == "" {
+		return nil
+	}
+	return s.pushReply(r)
+}
+
+// ReplyCallbackItem is Tencent's reply callback body.
+type ReplyCallbackItem struct {
+	Extend     string `json:"extend"`
+	Mobile     string `json:"mobile"`
+	NationCode string `json:"nationcode"`
+	Sign       string `json:"sign"`
+	Text       string `json:"text"`
+	Time       int64  `json:"time"` // unix seconds
+}
+
+// pushReply POSTs r to ReplyCallbackURL, retrying Config.CallbackRetries more times.
+func (s *Server) pushReply(r Reply) error {
+	body, err := json.Marshal(ReplyCallbackItem{Mobile: r.SubscriberNumber, NationCode: r.CountryCode, Sign: r.SignName,
+		Text: r.Content, Time: r.ReplyTime.Unix()})
+	if err != nil {
+		return fmt.Errorf("sandbox: encode reply callback: %w", err)
+	}
+	for attempt := 0; ; attempt++ {
+		err = s.post(context.Background(), s.cfg.ReplyCallbackURL, body)
+		if err == nil || attempt >= s.cfg.CallbackRetries {
+			break
+		}
+		select {
+		case <-s.closing:
+			return ErrClosed
+		case <-time.After(s.cfg.CallbackRetryInterval):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sandbox: reply callback: %w", err)
+	}
 	return nil
 }
 

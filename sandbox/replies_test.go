@@ -1,7 +1,13 @@
 package sandbox
 
 import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
+	"time"
 
 	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
 )
@@ -55,5 +61,46 @@ func TestPullSmsReplyStatus(t *testing.T) {
 	}
 	if _, err := pull(10, "1400999999"); err == nil {
 		t.Fatal("unknown app accepted")
+	}
+}
+
+// TestReplyCallbackPush: with ReplyCallbackURL set, InjectReply pushes the reply in Tencent's
+// reply callback form, trying again after a refused push, and it stays pullable.
+func TestReplyCallbackPush(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	answers := []int{http.StatusInternalServerError, http.StatusOK}
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		code := answers[min(len(bodies)-1, len(answers)-1)]
+		mu.Unlock()
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(`{"result":0,"errmsg":"OK"}`))
+	}))
+	t.Cleanup(cb.Close)
+	e := newEnv(t, func(c *Config) {
+		c.ReplyCallbackURL = cb.URL
+		c.CallbackRetryInterval = time.Millisecond
+	})
+	if err := e.srv.InjectReply("+8613800000001", "TD"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 2 {
+		t.Fatalf("%d pushes, want 2 (one refused, one acknowledged)", len(bodies))
+	}
+	var got ReplyCallbackItem
+	if err := json.Unmarshal([]byte(bodies[1]), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := ReplyCallbackItem{Mobile: "13800000001", NationCode: "86", Sign: DefaultSignName, Text: "TD", Time: e.clock.Now().Unix()}
+	if got != want {
+		t.Fatalf("pushed %+v, want %+v", got, want)
+	}
+	if e.srv.PendingReplies() != 1 {
+		t.Fatal("the pushed reply is not pullable")
 	}
 }
