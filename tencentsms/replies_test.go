@@ -22,11 +22,7 @@ func TestPullSmsReplyStatus(t *testing.T) {
 	t.Cleanup(func() { _ = sb.Close() })
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
-	client, err := tencentsms.New(tencentsms.Config{SecretID: cfg.SecretID, SecretKey: cfg.SecretKey, Endpoint: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
+	client := newClient(t, srv.URL, func(c *tencentsms.Config) { c.SecretID, c.SecretKey, c.Region = cfg.SecretID, cfg.SecretKey, "" })
 	ctx := context.Background()
 
 	if err := sb.InjectReply("+8613800000001", "TD"); err != nil {
