@@ -197,6 +197,10 @@ type Config struct {
 	// CallbackURL, when set, receives every receipt as Tencent's status
 	// callback: a POSTed JSON array of up to 100 items.
 	CallbackURL string
+	// ReplyCallbackURL, when set, receives every reply InjectReply makes
+	// as Tencent's reply callback: one POSTed JSON object {extend, mobile,
+	// nationcode, sign, text, time}. The reply stays pullable as well.
+	ReplyCallbackURL string
 	// CallbackTimeout bounds one callback POST. Default DefaultCallbackTimeout (10 s).
 	CallbackTimeout time.Duration
 	// CallbackRetries is how many more times a failed push is tried

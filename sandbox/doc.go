@@ -11,7 +11,10 @@
 // Implemented actions: SendSms, PullSmsSendStatus (destructive, oldest
 // first), PullSmsSendStatusByPhoneNumber (not consuming), SendStatusStatistics,
 // CallbackStatusStatistics, SmsPackagesStatistics, AddSmsTemplate (approved at
-// once) and DescribeSmsTemplateList. Other sms actions answer
+// once), DescribeSmsTemplateList and PullSmsReplyStatus (destructive: it
+// returns the replies queued by InjectReply once each; with
+// Config.ReplyCallbackURL set they are pushed there too, in Tencent's reply
+// callback format). Other sms actions answer
 // UnsupportedOperation; unknown ones InvalidAction.
 //
 // SendSms applies the API's validation (1-200 numbers, all mainland or all

@@ -224,15 +224,20 @@ func limitParam(p *uint64, maxLimit uint64) (uint64, *apiError) {
 	return *p, nil
 }
 
+// checkPull checks the app and the Limit (1..100) of a decoded pull request.
+func (s *Server) checkPull(appID *string, limit *uint64) (uint64, *apiError) {
+	if e := s.checkApp(appID); e != nil {
+		return 0, e
+	}
+	return limitParam(limit, 100)
+}
+
 func (s *Server) handlePullSmsSendStatus(body []byte, reqID string, now time.Time) (any, *apiError) {
 	var req sms.PullSmsSendStatusRequestParams
 	if e := decode(body, &req); e != nil {
 		return nil, e
 	}
-	if e := s.checkApp(req.SmsSdkAppId); e != nil {
-		return nil, e
-	}
-	limit, e := limitParam(req.Limit, 100)
+	limit, e := s.checkPull(req.SmsSdkAppId, req.Limit)
 	if e != nil {
 		return nil, e
 	}
@@ -259,10 +264,7 @@ func (s *Server) handlePullByPhoneNumber(body []byte, reqID string, now time.Tim
 	if e := decode(body, &req); e != nil {
 		return nil, e
 	}
-	if e := s.checkApp(req.SmsSdkAppId); e != nil {
-		return nil, e
-	}
-	limit, e := limitParam(req.Limit, 100)
+	limit, e := s.checkPull(req.SmsSdkAppId, req.Limit)
 	if e != nil {
 		return nil, e
 	}
@@ -441,7 +443,7 @@ func (s *Server) deliver(ctx context.Context, items []CallbackItem) {
 		if ctx.Err() != nil {
 			return
 		}
-		lastErr = s.post(ctx, body)
+		lastErr = s.post(ctx, s.cfg.CallbackURL, body)
 		s.mu.Lock()
 		s.st.cbAttempts++
 		if lastErr == nil {
@@ -462,8 +464,8 @@ func (s *Server) deliver(ctx context.Context, items []CallbackItem) {
 
 var errCallbackRejected = errors.New("callback not acknowledged with result 0")
 
-func (s *Server) post(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.CallbackURL, bytes.NewReader(body))
+func (s *Server) post(ctx context.Context, url string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("build callback request: %w", err)
 	}

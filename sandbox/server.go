@@ -58,6 +58,7 @@ type Server struct {
 	epochMs     int64 // origin of numberState times: an hour before start
 	pullNext    int
 	pushNext    int
+	replies     []Reply // injected, not yet pulled (InjectReply)
 	hours       map[int64]*hourStats
 	feeUsed     uint64
 	st          counters
@@ -129,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 		"SmsPackagesStatistics":          (*Server).handleSmsPackagesStatistics,
 		"AddSmsTemplate":                 (*Server).handleAddSmsTemplate,
 		"DescribeSmsTemplateList":        (*Server).handleDescribeSmsTemplateList,
+		"PullSmsReplyStatus":             (*Server).handlePullSmsReplyStatus,
 	}
 	s.SetFaults(cfg.Faults)
 	if cfg.CallbackURL != "" {

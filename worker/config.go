@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,6 +38,13 @@ const (
 	DefaultDelayedTaskCheckInterval = time.Second
 	DefaultReceiptLookupAge         = dispatcher.DefaultReceiptLookupAge
 )
+
+// DefaultUnsubscribeKeywords returns the default of Config.UnsubscribeKeywords
+// (dispatcher.DefaultUnsubscribeKeywords): TD, T, N, STOP, UNSUBSCRIBE, QUIT.
+func DefaultUnsubscribeKeywords() []string { return dispatcher.DefaultUnsubscribeKeywords() }
+
+// minCallbackToken is the least length of Config.CallbackToken.
+const minCallbackToken = 16
 
 // Queue weights of the main server (tasks.QueueNormal, tasks.QueueBulk). tasks.QueueMaint has
 // its own server (MaintConcurrency), so reconciling never takes a slot that sends.
@@ -127,6 +135,19 @@ type Config struct {
 	// means no HTTP server; port 0 picks a free port (see Worker.MetricsAddr).
 	MetricsAddr string
 
+	// CallbackToken, when set, serves Tencent's status callback at POST /callback/status/<token>
+	// and reply callback at POST /callback/reply/<token> (see dispatcher.Callbacks); a request
+	// with another token is 404. A secret: at least 16 characters of A-Z a-z 0-9 . _ ~ -. Empty
+	// means no callback endpoint (receipts and replies are pulled only).
+	CallbackToken string
+	// CallbackAddr is the host:port of the callback endpoints. Empty, or equal to MetricsAddr,
+	// serves them on the MetricsAddr listener; port 0 picks a free port of their own (see
+	// Worker.CallbackAddr).
+	CallbackAddr string
+	// UnsubscribeKeywords are the replies (whole, trimmed, any case) that add their number to
+	// the suppression list. Default DefaultUnsubscribeKeywords().
+	UnsubscribeKeywords []string
+
 	// RetryPolicy is the send retry policy; zero fields take retry's defaults. HaltProbe, when
 	// zero, is set from HaltProbeInterval.
 	RetryPolicy retry.Policy
@@ -186,6 +207,9 @@ func (c Config) WithDefaults() Config {
 	setDur(&c.OTPTaskCheckInterval, DefaultOTPTaskCheckInterval)
 	setDur(&c.DelayedTaskCheckInterval, DefaultDelayedTaskCheckInterval)
 	setDur(&c.ReceiptLookupAge, DefaultReceiptLookupAge)
+	if c.UnsubscribeKeywords == nil {
+		c.UnsubscribeKeywords = DefaultUnsubscribeKeywords()
+	}
 	if c.RetryPolicy.HaltProbe == 0 {
 		c.RetryPolicy.HaltProbe = c.HaltProbeInterval
 	}
@@ -253,5 +277,50 @@ func (c Config) Validate() error {
 			return bad("MetricsAddr", c.MetricsAddr, fmt.Errorf("not host:port: %w", err))
 		}
 	}
+	return c.validateCallbacks()
+}
+
+// validateCallbacks checks the callback settings. The token is never echoed.
+func (c Config) validateCallbacks() error {
+	bad := func(field string, value any, err error) error {
+		return &ConfigError{Field: field, Value: value, Err: err}
+	}
+	if c.CallbackToken != "" {
+		if len(c.CallbackToken) < minCallbackToken || strings.Trim(c.CallbackToken, tokenChars) != "" {
+			return bad("CallbackToken", nil, fmt.Errorf("must be at least %d characters of A-Z a-z 0-9 . _ ~ -", minCallbackToken))
+		}
+		if c.CallbackAddr == "" && c.MetricsAddr == "" {
+			return bad("CallbackAddr", nil, errors.New("required when CallbackToken is set and MetricsAddr is empty"))
+		}
+	}
+	if c.CallbackAddr != "" {
+		if c.CallbackToken == "" {
+			return bad("CallbackAddr", c.CallbackAddr, errors.New("set without CallbackToken (no callback is served)"))
+		}
+		if _, _, err := net.SplitHostPort(c.CallbackAddr); err != nil {
+			return bad("CallbackAddr", c.CallbackAddr, fmt.Errorf("not host:port: %w", err))
+		}
+	}
+	if len(c.UnsubscribeKeywords) == 0 {
+		return bad("UnsubscribeKeywords", nil, errors.New("empty: set at least one keyword"))
+	}
+	if _, err := dispatcher.NewKeywords(c.UnsubscribeKeywords); err != nil {
+		return bad("UnsubscribeKeywords", c.UnsubscribeKeywords, err)
+	}
 	return nil
+}
+
+// tokenChars are the characters of a callback token: URL-path safe as they are.
+const tokenChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-"
+
+// callbacksShareMetrics reports whether the callbacks are served on the MetricsAddr listener.
+func (c Config) callbacksShareMetrics() bool {
+	if c.CallbackToken == "" {
+		return false
+	}
+	if c.CallbackAddr == "" {
+		return true
+	}
+	_, port, _ := net.SplitHostPort(c.CallbackAddr)
+	return c.CallbackAddr == c.MetricsAddr && port != "0"
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ func TestWithDefaults(t *testing.T) {
 		{"OTPTaskCheckInterval", c.OTPTaskCheckInterval, 10 * time.Millisecond},
 		{"ReceiptLookupAge", c.ReceiptLookupAge, 5 * time.Minute},
 		{"RetryPolicy.HaltProbe", c.RetryPolicy.HaltProbe, 5 * time.Minute},
+		{"UnsubscribeKeywords", strings.Join(c.UnsubscribeKeywords, ","), "TD,T,N,STOP,UNSUBSCRIBE,QUIT"},
 	} {
 		if d.got != d.want {
 			t.Errorf("%s = %v, want %v", d.name, d.got, d.want)
@@ -71,6 +73,15 @@ func TestValidate(t *testing.T) {
 		{"ReceiptLookupAge", func(c *Config) { c.ReceiptLookupAge = -time.Minute }},
 		{"Retention", func(c *Config) { c.Retention = time.Minute }},
 		{"MetricsAddr", func(c *Config) { c.MetricsAddr = "9090" }},
+		{"", func(c *Config) { c.CallbackToken, c.MetricsAddr = "0123456789abcdef", "127.0.0.1:0" }},
+		{"", func(c *Config) { c.CallbackToken, c.CallbackAddr = "0123456789abcdef", "127.0.0.1:0" }},
+		{"CallbackToken", func(c *Config) { c.CallbackToken, c.MetricsAddr = "short", "127.0.0.1:0" }},
+		{"CallbackToken", func(c *Config) { c.CallbackToken, c.MetricsAddr = "0123456789abcdef/x", "127.0.0.1:0" }},
+		{"CallbackAddr", func(c *Config) { c.CallbackToken = "0123456789abcdef" }}, // nowhere to serve
+		{"CallbackAddr", func(c *Config) { c.CallbackAddr = "127.0.0.1:0" }},       // no token
+		{"CallbackAddr", func(c *Config) { c.CallbackToken, c.CallbackAddr = "0123456789abcdef", "9091" }},
+		{"UnsubscribeKeywords", func(c *Config) { c.UnsubscribeKeywords = []string{} }},
+		{"UnsubscribeKeywords", func(c *Config) { c.UnsubscribeKeywords = []string{"TD", "opt out"} }},
 	}
 	for _, tc := range cases {
 		c := validConfig(t)
@@ -86,5 +97,16 @@ func TestValidate(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Field != tc.field {
 			t.Errorf("%s: err = %v, want a ConfigError for %s", tc.field, err, tc.field)
 		}
+	}
+}
+
+// TestCallbackTokenNotEchoed: a bad token is reported without its value.
+func TestCallbackTokenNotEchoed(t *testing.T) {
+	t.Parallel()
+	c := validConfig(t)
+	c.MetricsAddr, c.CallbackToken = "127.0.0.1:0", "hunter2 secret"
+	err := c.WithDefaults().Validate()
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("err = %v, want an error without the token", err)
 	}
 }

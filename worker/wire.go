@@ -20,6 +20,8 @@ import (
 const (
 	ByPhoneRateLimit    = 18
 	PullStatusRateLimit = 90
+	// PullReplyRateLimit is the budget of PullSmsReplyStatus (Tencent: 100 calls/s per account).
+	PullReplyRateLimit = 90
 )
 
 // parts are the dispatcher pieces the worker runs.
@@ -28,6 +30,7 @@ type parts struct {
 	retryDelay             asynq.RetryDelayFunc
 	isFailure              func(error) bool
 	loops                  []loop
+	callbacks              *dispatcher.Callbacks // nil without Config.CallbackToken
 	closeFn                func()
 	// advertise tells producers which app and sign name this worker defaults to.
 	advertise func(context.Context) error
@@ -75,7 +78,15 @@ func build(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*parts, e
 	if err != nil {
 		return fail(err)
 	}
+	replyLim, err := limiter("PullSmsReplyStatus", PullReplyRateLimit)
+	if err != nil {
+		return fail(err)
+	}
 	m, err := dispatcher.NewMetrics(reg)
+	if err != nil {
+		return fail(err)
+	}
+	pm, err := dispatcher.NewPushMetrics(reg)
 	if err != nil {
 		return fail(err)
 	}
@@ -163,7 +174,40 @@ func build(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*parts, e
 	if err != nil {
 		return fail(err)
 	}
+	replies, err := dispatcher.NewReplyLoop(dispatcher.ReplyLoopConfig{
+		Store:       st,
+		Puller:      tc,
+		Suppressor:  st,
+		Limiter:     replyLim,
+		Apps:        []string{cfg.AppID},
+		Keywords:    cfg.UnsubscribeKeywords,
+		Logger:      log,
+		PushMetrics: pm,
+		Interval:    cfg.StatusPullInterval,
+		Now:         cfg.Now,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	var callbacks *dispatcher.Callbacks
+	if cfg.CallbackToken != "" {
+		callbacks, err = dispatcher.NewCallbacks(dispatcher.CallbackConfig{
+			Store:       st,
+			Suppressor:  st,
+			Token:       cfg.CallbackToken,
+			App:         cfg.AppID,
+			Keywords:    cfg.UnsubscribeKeywords,
+			Logger:      log,
+			Metrics:     m,
+			PushMetrics: pm,
+			Now:         cfg.Now,
+		})
+		if err != nil {
+			return fail(err)
+		}
+	}
 	return &parts{
+		callbacks:  callbacks,
 		send:       send,
 		reconcile:  reconcile,
 		probe:      probe,
@@ -173,6 +217,7 @@ func build(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*parts, e
 			{name: "puller", run: puller.Run},
 			{name: "sweeper", run: sweeper.Run},
 			{name: "receipt-lookup", run: lookup.Run},
+			{name: "replies", run: replies.Run},
 		},
 		closeFn: func() { _ = tc.Close() },
 		advertise: func(ctx context.Context) error {

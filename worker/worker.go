@@ -2,7 +2,9 @@
 // one shared Redis client (an OTP server with its own slots and a 10 ms poll, a main server for
 // the normal and bulk queues, and a maintenance server with its own slots for the maint queue:
 // reconcile and halt probes), the dispatcher's handlers behind an asynq.ServeMux, the
-// receipt puller and sweeper loops, and an HTTP server for /metrics, /healthz and /readyz.
+// receipt puller, reply puller and sweeper loops, and an HTTP server for /metrics, /healthz and
+// /readyz, which also serves Tencent's status and reply callbacks when Config.CallbackToken is set
+// (or a second server does, on Config.CallbackAddr).
 //
 // It reads no environment: cmd/worker turns settings into a Config. The caller owns the Redis
 // client and closes it after Shutdown.
@@ -46,6 +48,8 @@ type Worker struct {
 	mux    *asynq.ServeMux
 	http   *http.Server
 	ln     net.Listener
+	cbHTTP *http.Server // the callbacks' own server (Config.CallbackAddr), or nil
+	cbLn   net.Listener
 	ready  chan struct{} // closed once Shutdown starts: /readyz answers 503
 	closer sync.Once
 
@@ -54,6 +58,7 @@ type Worker struct {
 	cancel  context.CancelFunc
 	loops   sync.WaitGroup
 	httpErr chan error
+	cbErr   chan error
 }
 
 const (
@@ -130,7 +135,15 @@ func New(cfg Config, logger *zap.Logger, reg *prometheus.Registry) (*Worker, err
 			_, _ = rw.Write([]byte("ok\n"))
 		})
 		hm.HandleFunc("GET /readyz", w.readyz)
+		if cfg.callbacksShareMetrics() {
+			p.callbacks.Register(hm)
+		}
 		w.http = &http.Server{Handler: hm, ReadHeaderTimeout: 5 * time.Second}
+	}
+	if p.callbacks != nil && !cfg.callbacksShareMetrics() {
+		cm := http.NewServeMux()
+		p.callbacks.Register(cm)
+		w.cbHTTP = &http.Server{Handler: cm, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	}
 	return w, nil
 }
@@ -179,6 +192,15 @@ func (w *Worker) Start(ctx context.Context) error {
 		}
 		w.ln = ln
 	}
+	if w.cbHTTP != nil {
+		var lc net.ListenConfig
+		ln, err := lc.Listen(ctx, "tcp", w.cfg.CallbackAddr)
+		if err != nil {
+			w.closeListener()
+			return fmt.Errorf("worker: callback listen on %s: %w", w.cfg.CallbackAddr, err)
+		}
+		w.cbLn = ln
+	}
 	if err := w.otp.Start(w.mux); err != nil {
 		w.closeListener()
 		return fmt.Errorf("worker: start otp server: %w", err)
@@ -211,7 +233,11 @@ func (w *Worker) Start(ctx context.Context) error {
 		w.httpErr = make(chan error, 1)
 		go func() { w.httpErr <- w.http.Serve(w.ln) }()
 	}
-	w.log.Info("worker running", zap.String("metrics_addr", w.MetricsAddr()),
+	if w.cbHTTP != nil {
+		w.cbErr = make(chan error, 1)
+		go func() { w.cbErr <- w.cbHTTP.Serve(w.cbLn) }()
+	}
+	w.log.Info("worker running", zap.String("metrics_addr", w.MetricsAddr()), zap.String("callback_addr", w.CallbackAddr()),
 		zap.Int("concurrency", w.cfg.Concurrency), zap.Int("otp_concurrency", w.cfg.OTPConcurrency),
 		zap.Int("rate_limit", w.cfg.RateLimit), zap.String("app_id", w.cfg.AppID))
 	return nil
@@ -221,6 +247,22 @@ func (w *Worker) closeListener() {
 	if w.ln != nil {
 		_ = w.ln.Close()
 	}
+	if w.cbLn != nil {
+		_ = w.cbLn.Close()
+	}
+}
+
+// CallbackAddr returns the address the Tencent callbacks listen on (MetricsAddr when they share
+// its listener; the real port when Config.CallbackAddr has port 0), or "" before Start or
+// without Config.CallbackToken.
+func (w *Worker) CallbackAddr() string {
+	switch {
+	case w.cbLn != nil:
+		return w.cbLn.Addr().String()
+	case w.parts != nil && w.parts.callbacks != nil && w.cfg.callbacksShareMetrics():
+		return w.MetricsAddr()
+	}
+	return ""
 }
 
 // MetricsAddr returns the address the HTTP endpoints listen on (the real port when
@@ -271,7 +313,16 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("worker: shutdown: asynq servers: %w", err)
 	}
 	w.parts.close()
-	// 3. HTTP last, so metrics and health stay visible while draining.
+	// 3. HTTP last, so metrics and health stay visible while draining (and callbacks answered:
+	// a pushed receipt is saved whatever the asynq servers do).
+	if w.cbHTTP != nil {
+		if err := w.cbHTTP.Shutdown(ctx); err != nil {
+			return fmt.Errorf("worker: shutdown: callback http: %w", err)
+		}
+		if err := <-w.cbErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("worker: callback http: %w", err)
+		}
+	}
 	if w.http != nil {
 		if err := w.http.Shutdown(ctx); err != nil {
 			return fmt.Errorf("worker: shutdown: http: %w", err)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.uber.org/zap/zapcore"
 
@@ -90,6 +91,39 @@ var settings = append(append(redisSettings(), tencentSettings()...), []setting{
 				return fmt.Errorf("%q is not a host:port", raw)
 			}
 			c.MetricsAddr = raw
+			return nil
+		}},
+	{env: "SMS_CALLBACK_TOKEN", secret: true, usage: "secret path element of Tencent's status and reply callback URLs, POST /callback/status/TOKEN and /callback/reply/TOKEN (at least 16 of A-Z a-z 0-9 . _ ~ -); unset: no callback endpoint, receipts and replies are pulled only",
+		set: func(c *Config, raw string) error {
+			c.CallbackToken = raw
+			if raw != "" && (len(raw) < 16 || strings.Trim(raw, callbackTokenChars) != "") {
+				return errors.New("must be at least 16 characters of A-Z a-z 0-9 . _ ~ -")
+			}
+			return nil
+		}},
+	{env: "SMS_CALLBACK_ADDR", usage: "host:port of the callback endpoints when not the METRICS_ADDR listener (needs SMS_CALLBACK_TOKEN)",
+		set: func(c *Config, raw string) error {
+			if raw == "" {
+				return nil
+			}
+			_, port, err := net.SplitHostPort(raw)
+			if err != nil || (!validPort(port) && port != "0") {
+				return fmt.Errorf("%q is not a host:port", raw)
+			}
+			c.CallbackAddr = raw
+			return nil
+		}},
+	{env: "SMS_UNSUBSCRIBE_KEYWORDS", def: strings.Join(worker.DefaultUnsubscribeKeywords(), ","), usage: "comma-separated replies (whole, trimmed, any case) that add the number to the suppression list",
+		set: func(c *Config, raw string) error {
+			var words []string
+			for w := range strings.SplitSeq(raw, ",") {
+				w = strings.TrimSpace(w)
+				if w == "" || strings.ContainsFunc(w, unicode.IsSpace) {
+					return fmt.Errorf("%q is not a comma-separated list of words such as TD,STOP", raw)
+				}
+				words = append(words, w)
+			}
+			c.UnsubscribeKeywords = words
 			return nil
 		}},
 
@@ -282,6 +316,9 @@ func (c Config) Validate() error {
 	if err := c.Redis.Validate(nil); err != nil {
 		errs = append(errs, err)
 	}
+	if c.CallbackAddr != "" && c.CallbackToken == "" {
+		add("SMS_CALLBACK_ADDR: set without SMS_CALLBACK_TOKEN (no callback is served)")
+	}
 	if c.Retention < c.ReceiptWindow {
 		add("SMS_RETENTION: %s is shorter than SMS_RECEIPT_WINDOW (%s)", c.Retention, c.ReceiptWindow)
 	}
@@ -307,6 +344,9 @@ func positiveDuration(raw string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// callbackTokenChars are the characters of SMS_CALLBACK_TOKEN: URL-path safe as they are.
+const callbackTokenChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-"
 
 func validPort(p string) bool {
 	n, err := strconv.Atoi(p)
