@@ -24,8 +24,8 @@ import (
 
 const testToken = "s3cret-callback-token"
 
-// fakeSuppressor records Suppress calls; Err, when set, fails them.
-type fakeSuppressor struct {
+// fakeSuppressionAdder records Suppress calls; Err, when set, fails them.
+type fakeSuppressionAdder struct {
 	mu    sync.Mutex
 	calls []suppressCall
 	Err   error
@@ -36,7 +36,7 @@ type suppressCall struct {
 	reason  string
 }
 
-func (f *fakeSuppressor) Suppress(_ context.Context, numbers []string, reason string) error {
+func (f *fakeSuppressionAdder) Suppress(_ context.Context, numbers []string, reason string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.Err != nil {
@@ -46,7 +46,7 @@ func (f *fakeSuppressor) Suppress(_ context.Context, numbers []string, reason st
 	return nil
 }
 
-func (f *fakeSuppressor) got() []suppressCall {
+func (f *fakeSuppressionAdder) got() []suppressCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]suppressCall(nil), f.calls...)
@@ -62,7 +62,7 @@ func callbackServer(t *testing.T, cfg CallbackConfig) *httptest.Server {
 		cfg.App = "1400000000"
 	}
 	if cfg.Suppressor == nil {
-		cfg.Suppressor = &fakeSuppressor{}
+		cfg.Suppressor = &fakeSuppressionAdder{}
 	}
 	cfg.Logger = zaptest.NewLogger(t)
 	cb, err := NewCallbacks(cfg)
@@ -221,7 +221,7 @@ func TestIntegrationCallbackAndPullCountOnce(t *testing.T) {
 			c.CallbackURL = front.URL + "/callback/status/" + testToken
 			c.CallbackRetryInterval = time.Millisecond
 		})
-		cb, err := NewCallbacks(CallbackConfig{Store: it.st, Suppressor: &fakeSuppressor{}, Token: testToken, App: it.app,
+		cb, err := NewCallbacks(CallbackConfig{Store: it.st, Suppressor: &fakeSuppressionAdder{}, Token: testToken, App: it.app,
 			Logger: zaptest.NewLogger(t), Now: it.clock.Now})
 		if err != nil {
 			t.Fatal(err)
@@ -308,7 +308,7 @@ func TestIntegrationCallbackAndPullCountOnce(t *testing.T) {
 // list is answered 503.
 func TestReplyCallback(t *testing.T) {
 	t.Parallel()
-	supp := &fakeSuppressor{}
+	supp := &fakeSuppressionAdder{}
 	srv := callbackServer(t, CallbackConfig{Store: &fakeStore{}, Suppressor: supp})
 	url := srv.URL + "/callback/reply/" + testToken
 	reply := func(text string) []byte {
@@ -352,7 +352,7 @@ func TestReplyCallback(t *testing.T) {
 // TestReplyKeywordsConfigurable: the keywords replace the defaults.
 func TestReplyKeywordsConfigurable(t *testing.T) {
 	t.Parallel()
-	supp := &fakeSuppressor{}
+	supp := &fakeSuppressionAdder{}
 	srv := callbackServer(t, CallbackConfig{Store: &fakeStore{}, Suppressor: supp, Keywords: []string{"退订", "Halt"}})
 	url := srv.URL + "/callback/reply/" + testToken
 	for _, text := range []string{"TD", "STOP", "退订", "halt"} {
@@ -393,7 +393,7 @@ func TestKeywordsMatch(t *testing.T) {
 // through the reply callback, with the reply as the reason.
 func TestReplyCallbackFromSandbox(t *testing.T) {
 	t.Parallel()
-	supp := &fakeSuppressor{}
+	supp := &fakeSuppressionAdder{}
 	srv := callbackServer(t, CallbackConfig{Store: &fakeStore{}, Suppressor: supp})
 	cfg := sandbox.DefaultConfig()
 	cfg.ReplyCallbackURL = srv.URL + "/callback/reply/" + testToken

@@ -18,7 +18,7 @@ import (
 type replyWorld struct {
 	sb     *sandbox.Server
 	client *tencentsms.Client
-	supp   *fakeSuppressor
+	supp   *fakeSuppressionAdder
 	lim    *fakeLimiter
 	loop   *ReplyLoop
 }
@@ -37,7 +37,7 @@ func newReplyWorld(t *testing.T, keywords []string) *replyWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
-	w := &replyWorld{sb: sb, client: client, supp: &fakeSuppressor{}, lim: &fakeLimiter{}}
+	w := &replyWorld{sb: sb, client: client, supp: &fakeSuppressionAdder{}, lim: &fakeLimiter{}}
 	w.loop, err = NewReplyLoop(ReplyLoopConfig{Store: &fakeStore{}, Puller: client, Suppressor: w.supp, Limiter: w.lim,
 		Apps: []string{cfg.AppID}, Keywords: keywords, Logger: zaptest.NewLogger(t)})
 	if err != nil {
@@ -118,7 +118,7 @@ func TestReplyPullRefusedApp(t *testing.T) {
 		calls++
 		return nil, &tencentsms.Error{Code: "UnauthorizedOperation.RequestPermissionDeny"}
 	})
-	loop, err := NewReplyLoop(ReplyLoopConfig{Store: &fakeStore{}, Puller: puller, Suppressor: &fakeSuppressor{},
+	loop, err := NewReplyLoop(ReplyLoopConfig{Store: &fakeStore{}, Puller: puller, Suppressor: &fakeSuppressionAdder{},
 		Limiter: &fakeLimiter{}, Apps: []string{"1400000000"}, DisabledRecheck: time.Hour, Now: func() time.Time { return clock }})
 	if err != nil {
 		t.Fatal(err)
