@@ -83,6 +83,7 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.SetVersionTemplate("{{.Version}}\n")
+	root.SuggestionsMinimumDistance = 2 // for rootArgs
 	addConfigFlags(root.PersistentFlags())
 	root.AddCommand(a.sendCommand(), a.statusCommand(), a.cancelCommand(), a.resumeCommand())
 	return root
@@ -216,6 +217,7 @@ func (a *app) sendCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			rejects.before = src.interrupt
 			req.OnReject = rejects.add
 
 			if o.dryRun || o.strict {

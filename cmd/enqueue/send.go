@@ -127,6 +127,13 @@ func (s *recipientSource) done() {
 	}
 }
 
+// interrupt clears the progress line so that a message can be written on stderr.
+func (s *recipientSource) interrupt() {
+	if s.progress != nil {
+		s.progress.interrupt()
+	}
+}
+
 // rewind returns a reader of the input from its start, for the second reading of --strict.
 func (s *recipientSource) rewind() (io.Reader, error) {
 	if s.reader == nil {
@@ -149,6 +156,7 @@ func (s *recipientSource) close() {
 
 // rejectLog reports rejected lines on stderr and, with --rejects, in a CSV file.
 type rejectLog struct {
+	before   func() // called before each report on stderr (clears a progress line); nil for none
 	stderr   io.Writer
 	fromFile bool
 	file     *os.File
@@ -171,6 +179,9 @@ func newRejectLog(path string, fromFile bool, stderr io.Writer) (*rejectLog, err
 }
 
 func (l *rejectLog) add(le client.LineError) {
+	if l.before != nil {
+		l.before()
+	}
 	if l.fromFile {
 		fmt.Fprintf(l.stderr, "line %d: %s: %q\n", le.Line, le.Reason, le.Input)
 	} else {

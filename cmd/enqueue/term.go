@@ -104,6 +104,7 @@ type readProgress struct {
 	last  time.Time
 	now   func() time.Time
 	every time.Duration
+	drawn bool // the line is on the terminal
 }
 
 func newReadProgress(r io.Reader, w io.Writer, t terminal, size int64) *readProgress {
@@ -156,6 +157,16 @@ func (p *readProgress) line(now time.Time, width int) string {
 func (p *readProgress) draw(now time.Time) {
 	line := p.line(now, p.width())
 	fmt.Fprint(p.w, "\r"+line+clearToEOL)
+	p.drawn = true
+}
+
+// interrupt clears the drawn line, for another message; the next read draws it again.
+func (p *readProgress) interrupt() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r"+clearToEOL)
+		p.drawn = false
+		p.last = time.Time{}
+	}
 }
 
 // done draws the final counts and ends the line.
