@@ -10,7 +10,7 @@ import (
 func TestDryRun(t *testing.T) {
 	var rejected []int
 	req := Request{TemplateID: "1000002", Params: []string{"Ada"},
-		Reader: strings.NewReader("13800138000\n13800138001,Bob\nbad\n+86 138 0013 8000\n+1 650 253 0000\n+44 20 7031 3000\n13800138002\n"),
+		Reader:   strings.NewReader("13800138000\n13800138001,Bob\nbad\n+86 138 0013 8000\n+1 650 253 0000\n+44 20 7031 3000\n13800138002\n"),
 		OnReject: func(le LineError) { rejected = append(rejected, le.Line) }}
 	p, err := DryRun(context.Background(), req, Options{MaxBatch: 1})
 	if err != nil {
