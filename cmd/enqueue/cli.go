@@ -263,14 +263,12 @@ func (a *app) sendCommand() *cobra.Command {
 			}
 			res, err := c.Send(ctx, req)
 			src.done()
-			if cerr := rejects.close(); err == nil && cerr != nil {
-				err = cerr
-			}
+			rerr := rejects.close() // reported after the job's id: the job is sent all the same
 			if errors.Is(err, client.ErrNotEnqueued) {
 				if perr := o.printResult(a.stdout, res); perr != nil {
 					return perr
 				}
-				return err
+				return errors.Join(err, rerr)
 			}
 			if err != nil {
 				return failed(err)
@@ -280,11 +278,11 @@ func (a *app) sendCommand() *cobra.Command {
 			}
 			if !res.Created {
 				fmt.Fprintf(a.stderr, "enqueue: job %s already exists (%d recipients): nothing new sent\n", res.JobID, res.Accepted)
-				return nil
+				return rerr
 			}
 			fmt.Fprintf(a.stderr, "enqueue: job %s: %d recipients in %d batches, %d rejected, %d duplicates dropped\n",
 				res.JobID, res.Accepted, res.Batches, res.RejectedCount, res.Duplicates)
-			return nil
+			return rerr
 		},
 	}
 	f := cmd.Flags()

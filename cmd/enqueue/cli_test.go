@@ -20,12 +20,18 @@ import (
 
 // fakeTerminal is a terminal of a given width (tty) or a pipe (!tty).
 type fakeTerminal struct {
-	tty  bool
-	cols int
+	tty   bool
+	cols  int
+	stdin io.Reader // when set, the one reader that is not a terminal (stdin piped)
 }
 
-func (f fakeTerminal) isTTY(io.Writer) bool { return f.tty }
-func (f fakeTerminal) width(io.Writer) int  { return f.cols }
+func (f fakeTerminal) isTTY(v any) bool {
+	if r, ok := v.(io.Reader); ok && f.stdin != nil && r == f.stdin {
+		return false
+	}
+	return f.tty
+}
+func (f fakeTerminal) width(any) int { return f.cols }
 
 // runOn runs enqueue with stderr on the fake terminal t and stdin from in.
 func (h *harness) runOn(ctx context.Context, t terminal, in io.Reader, args ...string) result {
@@ -80,9 +86,12 @@ func TestExitCodes(t *testing.T) {
 	h2 := newHarness(t)
 	h2.mr.Close()
 	for _, args := range [][]string{{"status", "x"}, {"cancel", "x"}, {"resume"}, {"send", "--template", "1", "--to", "13800138000"}} {
-		if r := h2.run("", args...); r.code != exitUnreachable || !strings.Contains(r.stderr, "does not answer") {
-			t.Errorf("%v with Redis down: exit %d %q; want 4", args, r.code, r.stderr)
-		}
+		t.Run("unreachable "+args[0], func(t *testing.T) {
+			t.Parallel()
+			if r := h2.run("", args...); r.code != exitUnreachable || !strings.Contains(r.stderr, "does not answer") {
+				t.Errorf("%v with Redis down: exit %d %q; want 4", args, r.code, r.stderr)
+			}
+		})
 	}
 }
 
@@ -419,6 +428,16 @@ func TestSendFileProgress(t *testing.T) {
 	r = h.runOn(context.Background(), fakeTerminal{}, strings.NewReader(""), "send", "--template", "1", "--file", path)
 	if r.code != 0 || strings.Contains(r.stderr, "reading recipients") || strings.Contains(r.stderr, "\r") {
 		t.Fatalf("piped: %+v", r)
+	}
+	// stdin: piped into a terminal session, progress; typed on the terminal, none.
+	in := strings.NewReader(sb.String())
+	r = h.runOn(context.Background(), fakeTerminal{tty: true, cols: 80, stdin: in}, in, "send", "--template", "1", "--file", "-")
+	if r.code != 0 || !strings.Contains(r.stderr, "\rreading recipients: 500 lines, ") || strings.Contains(r.stderr, "%") {
+		t.Fatalf("stdin piped: %+v", r)
+	}
+	r = h.runOn(context.Background(), fakeTerminal{tty: true, cols: 80}, strings.NewReader(sb.String()), "send", "--template", "1", "--file", "-")
+	if r.code != 0 || strings.Contains(r.stderr, "reading recipients") {
+		t.Fatalf("stdin typed: %+v", r)
 	}
 }
 

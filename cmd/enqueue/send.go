@@ -114,7 +114,9 @@ func (a *app) openRecipients(ctx context.Context, path string, given, rewindable
 			in = newCtxReader(ctx, fh) // a named pipe can block too
 		}
 	}
-	src.progress = newReadProgress(in, a.stderr, a.term, size)
+	// Someone typing the numbers on the terminal needs no progress line over their typing.
+	typed := path == "-" && a.term.isTTY(a.stdin)
+	src.progress = newReadProgress(in, a.stderr, a.term, size, typed)
 	src.reader = src.progress
 	return src, nil
 }

@@ -10,23 +10,23 @@ import (
 	"golang.org/x/term"
 )
 
-// terminal tells whether a writer is a terminal and how wide it is. The default looks at the
-// file descriptor; tests give a fake one.
+// terminal tells whether a file (stdin, stderr) is a terminal and how wide it is. The default
+// looks at the file descriptor; tests give a fake one.
 type terminal interface {
-	isTTY(w io.Writer) bool
-	width(w io.Writer) int // columns; 0 when unknown
+	isTTY(f any) bool
+	width(f any) int // columns; 0 when unknown
 }
 
 // osTerminal is the terminal of the process's own files.
 type osTerminal struct{}
 
-func (osTerminal) isTTY(w io.Writer) bool {
-	f, ok := w.(*os.File)
+func (osTerminal) isTTY(v any) bool {
+	f, ok := v.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func (osTerminal) width(w io.Writer) int {
-	f, ok := w.(*os.File)
+func (osTerminal) width(v any) int {
+	f, ok := v.(*os.File)
 	if !ok {
 		return 0
 	}
@@ -107,8 +107,9 @@ type readProgress struct {
 	drawn bool // the line is on the terminal
 }
 
-func newReadProgress(r io.Reader, w io.Writer, t terminal, size int64) *readProgress {
-	return &readProgress{r: r, w: w, show: t.isTTY(w), width: func() int { return t.width(w) }, size: size,
+// newReadProgress shows the progress of reading r on w when w is a terminal and quiet is false.
+func newReadProgress(r io.Reader, w io.Writer, t terminal, size int64, quiet bool) *readProgress {
+	return &readProgress{r: r, w: w, show: !quiet && t.isTTY(w), width: func() int { return t.width(w) }, size: size,
 		now: time.Now, every: 100 * time.Millisecond}
 }
 
