@@ -31,9 +31,14 @@ import (
 	"time"
 
 	"github.com/smsdispatch/smsdispatch/internal/chaos"
+	"github.com/smsdispatch/smsdispatch/internal/version"
 )
 
 func main() {
+	if version.Requested(os.Args[1:]) {
+		fmt.Fprintln(os.Stdout, version.String("chaos"))
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,31 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smsdispatch/smsdispatch/client"
+	"github.com/smsdispatch/smsdispatch/internal/version"
 	"github.com/smsdispatch/smsdispatch/recipients"
 	"github.com/smsdispatch/smsdispatch/store"
 )
-
-// Exit codes.
-const (
-	exitOK       = 0
-	exitFailure  = 1
-	exitUsage    = 2
-	exitConflict = 3 // send --id: the id names a job created by a different request
-)
-
-// conflictError is a job id already used by a different request: exit status 3.
-type conflictError struct{ err error }
-
-func (e conflictError) Error() string { return e.err.Error() }
-func (e conflictError) Unwrap() error { return e.err }
-
-// usageError is a malformed flag, argument or setting: exit status 2.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 // app is one run of the program.
 type app struct {
@@ -46,6 +24,8 @@ type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	cfg            Config
+	term           terminal // tells whether stderr is a terminal, and its width
+	cacheDir       string   // where notices shown once are remembered; "" for none
 	// progressEvery is the least time between two progress lines of status --wait when stderr
 	// is not a terminal.
 	progressEvery time.Duration
@@ -55,27 +35,28 @@ type app struct {
 
 // run executes enqueue with args (without the program name) and returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, progressEvery: 5 * time.Second}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, progressEvery: 5 * time.Second,
+		term: osTerminal{}, cacheDir: cacheDir(getenv)}
+	return a.run(ctx, args)
+}
+
+// run executes enqueue with args and returns the exit status.
+func (a *app) run(ctx context.Context, args []string) int {
 	root := a.rootCommand()
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "enqueue: "+strings.ReplaceAll(err.Error(), "\n", "\nenqueue: "))
-	var ue usageError
-	if errors.As(err, &ue) {
-		fmt.Fprintln(stderr, "Run 'enqueue --help' for usage.")
-		return exitUsage
+	fmt.Fprintln(a.stderr, "enqueue: "+strings.ReplaceAll(err.Error(), "\n", "\nenqueue: "))
+	code := exitCode(err)
+	if code == exitUsage {
+		fmt.Fprintln(a.stderr, "Run 'enqueue --help' for usage.")
 	}
-	var ce conflictError
-	if errors.As(err, &ce) {
-		return exitConflict
-	}
-	return exitFailure
+	return code
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -84,9 +65,10 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "Send SMS jobs through smsdispatch and follow them",
 		Long: "enqueue sends SMS jobs to smsdispatch's workers through Redis, and shows, cancels and resumes them.\n\n" +
 			"Redis: REDIS_URL (default " + DefaultRedisURL + "; rediss:// for TLS) or REDIS_CLUSTER_NODES, each also a flag\n" +
-			"(flags win). SMS_SDK_APP_ID and SMS_SIGN_NAME are the defaults of --app and --sign.\n\n" +
-			"Exit status: 0 success, 1 failure, 2 bad usage (a malformed flag, argument or setting), 3 send --id names\n" +
-			"a job that was created by a different request (nothing sent).",
+			"(flags win). SMS_SDK_APP_ID and SMS_SIGN_NAME are the defaults of --app and --sign.\n\n" + exitCodesHelp,
+		Version:       version.String("enqueue"),
+		Args:          rootArgs,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -102,6 +84,8 @@ func (a *app) rootCommand() *cobra.Command {
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SuggestionsMinimumDistance = 2 // for rootArgs
 	addConfigFlags(root.PersistentFlags())
 	root.AddCommand(a.sendCommand(), a.statusCommand(), a.cancelCommand(), a.resumeCommand())
 	root.AddCommand(a.statsCommand(), a.templateCommand(), a.balanceCommand())
@@ -123,7 +107,7 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 func (a *app) connect(ctx context.Context, opts client.Options) (*client.Client, func(), error) {
 	rdb, err := a.cfg.openRedis(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, err // an unreachableError when Redis did not answer
 	}
 	c, err := client.New(rdb, opts)
 	if err != nil {
@@ -139,25 +123,35 @@ func (a *app) sendCommand() *cobra.Command {
 		window, tz                                                               string
 		params, to                                                               []string
 		deferDaily, noCheck                                                      bool
+		o                                                                        sendOutput
 	)
 	cmd := &cobra.Command{
 		Use:   "send --template ID (--to NUMBER... | --file PATH | --file -)",
 		Short: "Send a job; prints its id",
-		Long: "send stores a job and enqueues its batches; it prints the job id alone on stdout.\n\n" +
+		Long: "send stores a job and enqueues its batches; it prints the job id alone on stdout (--json: one object\n" +
+			"{id, recipients, batches, rejected, duplicates, created}).\n\n" +
 			"--file lines are NUMBER or NUMBER,PARAM1,PARAM2,... (CSV); a line's params replace --param for that\n" +
 			"number. Blank lines and # comments are skipped; bad lines are reported on stderr with their line\n" +
-			"number and the rest is still sent. Numbers without + are read in --country (default CN).\n\n" +
+			"number and the rest is still sent (--strict: nothing is sent when any line is rejected, exit 1;\n" +
+			"--rejects FILE also writes them as CSV line,input,reason). Numbers without + are read in --country\n" +
+			"(default CN). On a terminal, reading a --file shows its progress on stderr.\n\n" +
 			"The file is UTF-8 unless --encoding says gb18030 (also gbk: a CSV saved by Excel on a Chinese\n" +
 			"Windows); a byte order mark decides over --encoding. When any line is not valid text in the\n" +
 			"encoding, each such line is reported and nothing is sent (exit 1): the file is in another encoding.\n\n" +
 			"--at is at most a year ahead; --expire at most a year and 30 days.\n\n" +
+			"--dry-run normalises, deduplicates and batches the recipients without Redis and prints what would be\n" +
+			"sent: recipients, batches, rejected and duplicate lines; with --content (the template's text, {1}...\n" +
+			"for its params) also the billed segments per number and the fee estimate, by Tencent's rules: a\n" +
+			"domestic message is 【sign】 plus the content, 70 characters in one segment and 67 per segment beyond;\n" +
+			"an international one is 160 and 153 in GSM-7, or 70 and 67 with any other character; an emoji counts 2.\n\n" +
 			"--id makes the send idempotent: the same command again prints the same id and sends nothing new\n" +
 			"(\"already exists\" on stderr, exit 0). The same id with a different template, params, sign, app,\n" +
 			"priority, --at, --expire, --defer-daily-limit or set of recipients is refused with the differences\n" +
-			"named, exit 3. Recipients compare as a set of numbers with their own params: order, notation,\n" +
+			"named, exit 5. Recipients compare as a set of numbers with their own params: order, notation,\n" +
 			"duplicates and bad lines do not count.\n\n" + templateCheckHelp,
 		Args: exactArgs(0, "no arguments (numbers go in --to or --file)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
 			f := cmd.Flags()
 			req := client.Request{
 				JobID: id, TemplateID: template, Params: params, SignName: sign, AppID: appID,
@@ -207,21 +201,13 @@ func (a *app) sendCommand() *cobra.Command {
 				return usagef("--to or --file: required (the recipients)")
 			case f.Changed("file") && file == "":
 				return usagef("--file: empty path (use --file - for stdin)")
+			case f.Changed("content") && !o.dryRun:
+				return usagef("--content: only with --dry-run (the segment estimate)")
+			case o.dryRun && o.strict:
+				return usagef("--dry-run and --strict: a dry run already reports every rejected line")
 			}
 			for _, n := range to {
 				req.Recipients = append(req.Recipients, client.Recipient{Number: n})
-			}
-			if f.Changed("file") {
-				if file == "-" {
-					req.Reader = a.stdin
-				} else {
-					fh, err := os.Open(file)
-					if err != nil {
-						return fmt.Errorf("--file: %w", err)
-					}
-					defer fh.Close()
-					req.Reader = fh
-				}
 			}
 			appSource := "--app"
 			if !f.Changed("app") {
@@ -231,22 +217,50 @@ func (a *app) sendCommand() *cobra.Command {
 			if !f.Changed("sign") {
 				req.SignName = a.cfg.SignName
 			}
-			req.OnReject = func(le client.LineError) {
-				if req.Reader != nil {
-					fmt.Fprintf(a.stderr, "line %d: %s: %q\n", le.Line, le.Reason, le.Input)
-				} else {
-					fmt.Fprintf(a.stderr, "--to %q: %s\n", le.Input, le.Reason)
+			failed := func(err error) error { return sendError(err, f.Changed("file"), encoding, appSource) }
+
+			src, err := a.openRecipients(ctx, file, f.Changed("file"), o.strict)
+			if err != nil {
+				return err
+			}
+			defer src.close()
+			req.Reader = src.reader
+			rejects, err := newRejectLog(o.rejectsPath, req.Reader != nil, a.stderr)
+			if err != nil {
+				return err
+			}
+			rejects.before = src.interrupt
+			req.OnReject = rejects.add
+
+			if o.dryRun || o.strict {
+				plan, err := client.DryRun(ctx, req, client.Options{})
+				src.done()
+				if cerr := rejects.close(); err == nil {
+					err = cerr
 				}
+				if err != nil {
+					return failed(err)
+				}
+				if o.dryRun {
+					return newDryRunReport(plan, req.SignName, o.content).print(a.stdout, o.asJSON)
+				}
+				if plan.Rejected > 0 {
+					return fmt.Errorf("--strict: %d lines rejected; nothing sent", plan.Rejected)
+				}
+				if req.Reader, err = src.rewind(); err != nil {
+					return err
+				}
+				req.OnReject = nil // the plan found none; the input has not changed
 			}
 
-			c, closeFn, err := a.connectSend(cmd.Context(), !noCheck)
+			c, closeFn, err := a.connectSend(ctx, !noCheck)
 			if err != nil {
 				return err
 			}
 			defer closeFn()
 			if req.AppID == "" {
 				// Neither --app nor SMS_SDK_APP_ID: use the app a running worker advertises.
-				d, err := c.Store().AdvertisedDefaults(cmd.Context())
+				d, err := c.Store().AdvertisedDefaults(ctx)
 				if errors.Is(err, store.ErrNotFound) {
 					return usagef("--app: no SmsSdkAppId: pass --app, set SMS_SDK_APP_ID, or start a worker (it advertises its own)")
 				}
@@ -255,42 +269,32 @@ func (a *app) sendCommand() *cobra.Command {
 				}
 				req.AppID = d.AppID
 				appSource = "--app"
-				fmt.Fprintf(a.stderr, "enqueue: neither --app nor SMS_SDK_APP_ID is set: using the app %s advertised by a worker\n", d.AppID)
-			}
-			res, err := c.Send(cmd.Context(), req)
-			var (
-				fe *client.FieldError
-				ie *client.IdempotencyError
-			)
-			switch {
-			case errors.As(err, &ie):
-				return conflictError{idempotencyMessage(ie, appSource)}
-			case errors.As(err, &fe) && fe.Field == "Recipients":
-				return fmt.Errorf("nothing to send: %s", fe.Reason)
-			case errors.As(err, &fe) && fe.Field == "Encoding" && !f.Changed("file"):
-				return usageError{fmt.Errorf("--to: %s", fe.Reason)}
-			case errors.As(err, &fe) && fe.Field == "Encoding":
-				hint := ""
-				if mustCanonical(encoding) != recipients.EncodingGB18030 && strings.Contains(fe.Reason, "not valid UTF-8") {
-					hint = "\nIf the file was saved as GBK/GB18030 (Excel on a Chinese Windows), pass --encoding gb18030."
+				if firstTime(a.cacheDir, "advertised-app-"+d.AppID) {
+					fmt.Fprintf(a.stderr, "enqueue: neither --app nor SMS_SDK_APP_ID is set: using the app %s advertised by a worker (said once)\n", d.AppID)
 				}
-				return fmt.Errorf("--file: %s.%s", fe.Reason, hint)
-			case errors.As(err, &fe):
-				return usageError{fmt.Errorf("%s: %s", flagOf(fe.Field, appSource), fe.Reason)}
-			case errors.Is(err, client.ErrNotEnqueued):
-				fmt.Fprintln(a.stdout, res.JobID)
-				return err
-			case err != nil:
+			}
+			res, err := c.Send(ctx, req)
+			src.done()
+			rerr := rejects.close() // reported after the job's id: the job is sent all the same
+			if errors.Is(err, client.ErrNotEnqueued) {
+				if perr := o.printResult(a.stdout, res); perr != nil {
+					return perr
+				}
+				return errors.Join(err, rerr)
+			}
+			if err != nil {
+				return failed(err)
+			}
+			if err := o.printResult(a.stdout, res); err != nil {
 				return err
 			}
-			fmt.Fprintln(a.stdout, res.JobID)
 			if !res.Created {
 				fmt.Fprintf(a.stderr, "enqueue: job %s already exists (%d recipients): nothing new sent\n", res.JobID, res.Accepted)
-				return nil
+				return rerr
 			}
 			fmt.Fprintf(a.stderr, "enqueue: job %s: %d recipients in %d batches, %d rejected, %d duplicates dropped\n",
 				res.JobID, res.Accepted, res.Batches, res.RejectedCount, res.Duplicates)
-			return nil
+			return rerr
 		},
 	}
 	f := cmd.Flags()
@@ -310,6 +314,11 @@ func (a *app) sendCommand() *cobra.Command {
 	f.StringVar(&encoding, "encoding", recipients.EncodingUTF8, "encoding of --file: utf-8 or gb18030 (gbk: Excel on a Chinese Windows)")
 	f.StringVar(&window, "window", "", "send only between these times of day, HH:MM-HH:MM in --tz (22:00-06:00 wraps midnight); otp ignores it")
 	f.StringVar(&tz, "tz", store.BeijingTZ, "IANA time zone of --window")
+	f.BoolVar(&o.asJSON, "json", false, "print one JSON object {id, recipients, batches, rejected, duplicates, created}")
+	f.StringVar(&o.rejectsPath, "rejects", "", "also write the rejected lines with their reasons to this CSV file")
+	f.BoolVar(&o.strict, "strict", false, "send nothing (exit 1) when any line is rejected")
+	f.BoolVar(&o.dryRun, "dry-run", false, "store nothing: print the recipients, batches, rejects and (with --content) the segment and fee estimate")
+	f.StringVar(&o.content, "content", "", "with --dry-run: the template's text ({1}, {2}... for the params), for the segment estimate")
 	return cmd
 }
 
@@ -365,36 +374,50 @@ func flagOf(field, appSource string) string {
 }
 
 func (a *app) statusCommand() *cobra.Command {
-	var asJSON, wait bool
-	var every time.Duration
+	var asJSON, wait, exitStatus bool
+	var every, timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "status JOB_ID",
-		Short: "Show a job's counts and state",
-		Long: "status prints a job's counts and state; --json prints store.Status as one JSON object with the integer\n" +
-			"fields total, sent, failed, cancelled, unknown, pending, delivered, undelivered, rejected, fee, sent_fee_unknown, the object\n" +
-			"failed_by_code, id, state, final (true once the state no longer changes) and fatal_code (the job-fatal\n" +
-			"code that stopped the job, or \"\"). --wait shows progress on stderr until the state is final, then\n" +
-			"prints the final status.\n\n" + jobStatesHelp(),
+		Short: "Show a job's counts and state, and why it is in it",
+		Long: "status prints a job's counts and state, and why: the halt of its app (code, since when, next probe), its\n" +
+			"send time and expiry, template and sign, and the most frequent failure codes with their meaning.\n" +
+			"--json prints store.Status as one JSON object with the integer fields total, sent, failed, cancelled,\n" +
+			"unknown, pending, delivered, undelivered, rejected, fee, sent_fee_unknown, the object failed_by_code, id,\n" +
+			"state, final (true once the state no longer changes) and fatal_code (the job-fatal code that stopped the\n" +
+			"job, or \"\").\n\n" +
+			"--wait shows progress on stderr until the state is final, then prints the final status; --timeout\n" +
+			"bounds the wait (exit 1 when it passes, the status so far printed). --exit-status (with --wait) exits 1\n" +
+			"when the job ends failed or cancelled, and stops waiting with exit 1 when it is paused (its app is\n" +
+			"halted: see enqueue resume); done, partial and delivering exit 0.\n\n" + jobStatesHelp(),
 		Args: exactArgs(1, "one JOB_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if every <= 0 {
+			ctx := cmd.Context()
+			switch {
+			case every <= 0:
 				return usagef("--interval: %v is not a positive duration", every)
+			case timeout < 0:
+				return usagef("--timeout: %v is negative", timeout)
+			case (exitStatus || timeout > 0) && !wait:
+				return usagef("--exit-status and --timeout: only with --wait")
 			}
-			c, closeFn, err := a.connect(cmd.Context(), client.Options{})
+			if err := client.ValidJobID(args[0]); err != nil {
+				return usagef("JOB_ID: %v", err)
+			}
+			c, closeFn, err := a.connect(ctx, client.Options{})
 			if err != nil {
 				return err
 			}
 			defer closeFn()
 			var st store.Status
 			if wait {
-				p := newProgress(a.stderr, a.progressEvery)
-				st, err = c.Wait(cmd.Context(), args[0], every, p.show)
+				p := newProgress(a.stderr, a.term, a.progressEvery)
+				st, err = waitJob(ctx, c, args[0], every, timeout, exitStatus, p.show)
 				p.done()
 			} else {
-				st, err = c.Status(cmd.Context(), args[0])
+				st, err = c.Status(ctx, args[0])
 			}
 			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("job %s not found (never created, or expired after its retention)", args[0])
+				return notFound(args[0])
 			}
 			if err != nil && st.ID == "" {
 				return err
@@ -402,15 +425,19 @@ func (a *app) statusCommand() *cobra.Command {
 			if perr := a.printStatus(st, asJSON); perr != nil {
 				return perr
 			}
-			if err != nil {
-				return fmt.Errorf("stopped waiting: %w", err)
+			if !asJSON {
+				if werr := a.printWhy(ctx, c.Store(), st); werr != nil && err == nil {
+					err = werr
+				}
 			}
-			return nil
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().BoolVar(&wait, "wait", false, "show progress until the state is final (done, partial, failed or cancelled)")
 	cmd.Flags().DurationVar(&every, "interval", time.Second, "poll interval of --wait")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "with --wait: give up after this long, exit 1 (0: wait as long as it takes)")
+	cmd.Flags().BoolVar(&exitStatus, "exit-status", false, "with --wait: exit 1 when the job ends failed or cancelled, or is paused")
 	return cmd
 }
 
@@ -468,6 +495,9 @@ func (a *app) cancelCommand() *cobra.Command {
 		Short: "Cancel a job's batches not sent yet, and print the resulting counts",
 		Args:  exactArgs(1, "one JOB_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := client.ValidJobID(args[0]); err != nil {
+				return usagef("JOB_ID: %v", err)
+			}
 			c, closeFn, err := a.connect(cmd.Context(), client.Options{})
 			if err != nil {
 				return err
@@ -475,7 +505,7 @@ func (a *app) cancelCommand() *cobra.Command {
 			defer closeFn()
 			st, err := c.Cancel(cmd.Context(), args[0])
 			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("job %s not found (never created, or expired after its retention)", args[0])
+				return notFound(args[0])
 			}
 			if err != nil {
 				return err
@@ -566,13 +596,5 @@ func (a *app) printStatus(st store.Status, asJSON bool) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(st.FailedByCode) == 0 {
-		return nil
-	}
-	fmt.Fprintln(a.stdout, "failed by code:")
-	tw = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	for _, code := range sortedKeys(st.FailedByCode) {
-		fmt.Fprintf(tw, "  %s\t%d\n", code, st.FailedByCode[code])
-	}
-	return tw.Flush()
+	return printFailedByCode(a.stdout, st.FailedByCode)
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -137,7 +140,20 @@ func (c Config) openRedis(ctx context.Context) (redis.UniversalClient, error) {
 		if c.redisName() == redisconf.EnvURL && c.Redis.URL == DefaultRedisURL {
 			hint = " (start the worker, which serves an embedded Redis there when none runs, or set REDIS_URL)"
 		}
-		return nil, fmt.Errorf("%s: %s does not answer%s: %w", c.redisName(), where, hint, err)
+		err = fmt.Errorf("%s: %s does not answer%s: %w", c.redisName(), where, hint, err)
+		if connectionFailed(err) {
+			return nil, unreachableError{err}
+		}
+		return nil, err // it answered, with an error (a wrong password, say)
 	}
 	return rdb, nil
+}
+
+// connectionFailed reports whether err says that Redis could not be reached or did not answer
+// (a dial refused, a DNS failure, a reset or closed connection, a timeout), rather than that it
+// answered with an error.
+func connectionFailed(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }

@@ -3,16 +3,27 @@
 //	enqueue send --template ID [--param V]... [--sign NAME] [--app ID] [--priority otp|normal|bulk]
 //	    [--at RFC3339] [--expire DURATION] [--id JOB_ID] [--country CN] [--defer-daily-limit]
 //	    (--to NUMBER... | --file PATH | --file -) [--encoding utf-8|gb18030]
-//	enqueue status JOB_ID [--json] [--wait]
+//	    [--json] [--rejects FILE] [--strict] [--dry-run [--content TEXT]]
+//	enqueue status JOB_ID [--json] [--wait [--interval D] [--timeout D] [--exit-status]]
 //	enqueue cancel JOB_ID
 //	enqueue resume [--app ID]
+//	enqueue --version
 //
 // Redis is REDIS_URL (default redis://127.0.0.1:6379/0) or REDIS_CLUSTER_NODES, each also a flag
 // (--redis-url, --redis-cluster-nodes; flags win), read like the worker reads them;
-// SMS_SDK_APP_ID and SMS_SIGN_NAME are the defaults of --app and --sign.
+// SMS_SDK_APP_ID and SMS_SIGN_NAME are the defaults of --app and --sign. Without either app,
+// send uses the app a running worker advertises, and says so once per app (remembered under
+// the user's cache directory, smsdispatch/).
 //
-// Exit status: 0 success, 1 failure, 2 bad usage (a malformed flag, argument or setting), 3 send
-// --id names a job that was created by a different request (nothing sent).
+// Exit status:
+//
+//	0  success
+//	1  the operation failed; status --wait --exit-status: the job ended failed or cancelled, or
+//	   is paused; status --wait --timeout: the time ran out
+//	2  bad usage: an unknown command, a malformed flag, argument, job id or setting
+//	3  the job was not found (never created, or expired after its retention)
+//	4  Redis is unreachable
+//	5  send --id names a job that was created by a different request (nothing sent)
 package main
 
 import (

@@ -45,6 +45,7 @@ func newHarness(t *testing.T) *harness {
 	return &harness{t: t, mr: db.Mini, rdb: db.Client, env: map[string]string{
 		"REDIS_URL":      db.URL,
 		"SMS_SDK_APP_ID": "1400000001",
+		"XDG_CACHE_HOME": t.TempDir(), // notices shown once are remembered here
 	}}
 }
 
@@ -133,7 +134,7 @@ func TestSendFileWithBadLines(t *testing.T) {
 	if r.code != 0 || r.stdout != "file-job\n" || !strings.Contains(r.stderr, "already exists") {
 		t.Fatalf("resend: %+v", r)
 	}
-	// The same id with another request: refused, naming the flags that differ, exit 3.
+	// The same id with another request: refused, naming the flags that differ, exit 5.
 	r = h.run("", "send", "--template", "1000004", "--file", path, "--id", "file-job")
 	if r.code != exitConflict || r.stdout != "" {
 		t.Fatalf("resend with other flags: %+v", r)
@@ -149,7 +150,7 @@ func TestSendFileWithBadLines(t *testing.T) {
 }
 
 // TestSendIDConflict: `send --id X` again with other recipients or another template is refused
-// with exit 3 and the differences named; the same recipients in another order are the same job.
+// with exit 5 and the differences named; the same recipients in another order are the same job.
 func TestSendIDConflict(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -177,7 +178,7 @@ func TestSendIDConflict(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := h.run("", append([]string{"send", "--id", "promo"}, tt.args...)...)
 			if r.code != exitConflict || r.stdout != "" {
-				t.Fatalf("exit %d stdout %q stderr %q; want exit 3", r.code, r.stdout, r.stderr)
+				t.Fatalf("exit %d stdout %q stderr %q; want exit 5", r.code, r.stdout, r.stderr)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(r.stderr, w) {
@@ -354,12 +355,12 @@ func TestRedisNotAnswering(t *testing.T) {
 	addr := h.mr.Addr()
 	h.mr.Close()
 	r := h.run("", "status", "x")
-	if r.code != exitFailure || !strings.Contains(r.stderr, "REDIS_URL") || !strings.Contains(r.stderr, addr) {
+	if r.code != exitUnreachable || !strings.Contains(r.stderr, "REDIS_URL") || !strings.Contains(r.stderr, addr) {
 		t.Fatalf("%+v", r)
 	}
 	h.env["REDIS_URL"] = ""
 	r = h.run("", "status", "x", "--redis-url", "redis://"+addr+"/0")
-	if r.code != exitFailure || !strings.Contains(r.stderr, "--redis-url") {
+	if r.code != exitUnreachable || !strings.Contains(r.stderr, "--redis-url") {
 		t.Fatalf("%+v", r)
 	}
 }
@@ -410,7 +411,7 @@ func TestStatusJSONShape(t *testing.T) {
 	}
 
 	r = h.run("", "status", "nope")
-	if r.code != exitFailure || !strings.Contains(r.stderr, "not found") {
+	if r.code != exitNotFound || !strings.Contains(r.stderr, "not found") {
 		t.Fatalf("unknown job: %+v", r)
 	}
 }
@@ -430,7 +431,7 @@ func TestCancelAndWait(t *testing.T) {
 		t.Fatalf("status --wait: %+v", r)
 	}
 	r = h.run("", "cancel", "nope")
-	if r.code != exitFailure || !strings.Contains(r.stderr, "not found") {
+	if r.code != exitNotFound || !strings.Contains(r.stderr, "not found") {
 		t.Fatalf("cancel unknown: %+v", r)
 	}
 }
@@ -513,13 +514,13 @@ func TestHelp(t *testing.T) {
 	}
 	r = h.run("", "send", "--help")
 	for _, f := range []string{"--template", "--param", "--sign", "--app", "--priority", "--at", "--expire", "--id", "--country", "--defer-daily-limit", "--to", "--file",
-		"--encoding", "gb18030", "exit 3", "a year"} {
+		"--encoding", "gb18030", "exit 5", "a year", "--json", "--rejects", "--strict", "--dry-run", "--content"} {
 		if !strings.Contains(r.stdout, f) {
 			t.Errorf("send --help lacks %s", f)
 		}
 	}
 	r = h.run("", "--help")
-	if !strings.Contains(r.stdout, "Exit status") || !strings.Contains(r.stdout, "3 send --id") {
+	if !strings.Contains(r.stdout, "Exit status") || !strings.Contains(r.stdout, "5  send --id") || !strings.Contains(r.stdout, "4  Redis is unreachable") {
 		t.Errorf("--help lacks the exit codes:\n%s", r.stdout)
 	}
 }

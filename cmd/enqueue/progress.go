@@ -3,60 +3,96 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/smsdispatch/smsdispatch/store"
 )
 
 // progress shows status --wait's live progress on w: one line rewritten in place on a terminal,
-// otherwise a new line whenever the counts change, at most one per every.
+// cut to the terminal's width, otherwise a new line (with every field) whenever the counts
+// change, at most one per every.
 type progress struct {
 	w        io.Writer
 	tty      bool
+	width    func() int // the terminal's columns, asked at each redraw (it may be resized)
 	every    time.Duration
 	last     string
 	lastTime time.Time
-	width    int
+	drawn    int // length of the line on the terminal, 0 before the first
 }
 
-func newProgress(w io.Writer, every time.Duration) *progress {
-	return &progress{w: w, tty: isTerminal(w), every: every}
+func newProgress(w io.Writer, t terminal, every time.Duration) *progress {
+	return &progress{w: w, tty: t.isTTY(w), width: func() int { return t.width(w) }, every: every}
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-func progressLine(st store.Status) string {
+// progressFields are the parts of a progress line, most important first: a terminal line keeps
+// as many as fit, in this order.
+func progressFields(st store.Status) []string {
 	done := st.Sent + st.Failed + st.Cancelled
 	pct := 100.0
 	if st.Total > 0 {
 		pct = 100 * float64(done) / float64(st.Total)
 	}
-	return fmt.Sprintf("%s %s: %d/%d settled (%.1f%%) sent %d failed %d cancelled %d unknown %d pending %d delivered %d undelivered %d",
-		st.ID, st.State, done, st.Total, pct, st.Sent, st.Failed, st.Cancelled, st.Unknown, st.Pending, st.Delivered, st.Undelivered)
+	fields := []string{
+		st.ID + " " + string(st.State) + ":",
+		fmt.Sprintf("%d/%d settled (%.1f%%)", done, st.Total, pct),
+		fmt.Sprintf("sent %d", st.Sent),
+		fmt.Sprintf("failed %d", st.Failed),
+		fmt.Sprintf("pending %d", st.Pending),
+	}
+	for _, f := range []struct {
+		name string
+		n    int64
+	}{{"cancelled", st.Cancelled}, {"unknown", st.Unknown}, {"delivered", st.Delivered}, {"undelivered", st.Undelivered}} {
+		fields = append(fields, fmt.Sprintf("%s %d", f.name, f.n))
+	}
+	return fields
 }
 
-// show is the callback of client.Wait.
-func (p *progress) show(st store.Status) {
-	line := progressLine(st)
-	if p.tty {
-		pad := ""
-		if n := p.width - len(line); n > 0 {
-			pad = fmt.Sprintf("%*s", n, "")
+// progressLine is the full progress line, for logs.
+func progressLine(st store.Status) string { return strings.Join(progressFields(st), " ") }
+
+// fitLine joins as many of fields as fit in width-1 columns (the last column stays free, so the
+// terminal does not wrap), in order; the first field alone is cut to fit, its job id shortened
+// with "~" in the middle.
+func fitLine(fields []string, width int) string {
+	if width <= 0 {
+		width = defaultWidth
+	}
+	limit := width - 1
+	line := fields[0]
+	if len(line) > limit {
+		line = shorten(line, limit)
+	}
+	for _, f := range fields[1:] {
+		if len(line)+1+len(f) > limit {
+			break
 		}
-		fmt.Fprint(p.w, "\r"+line+pad)
-		p.width = len(line)
+		line += " " + f
+	}
+	return line
+}
+
+// shorten cuts s to n bytes, keeping its start and end around a "~".
+func shorten(s string, n int) string {
+	if n < 3 {
+		return s[:max(n, 0)]
+	}
+	head := (n - 1) / 2
+	return s[:head] + "~" + s[len(s)-(n-1-head):]
+}
+
+// show is the callback of the wait loop.
+func (p *progress) show(st store.Status) {
+	if p.tty {
+		line := fitLine(progressFields(st), p.width())
+		fmt.Fprint(p.w, "\r"+line+clearToEOL)
+		p.drawn = len(line)
 		return
 	}
+	line := progressLine(st)
 	now := time.Now()
 	if line == p.last || (!p.lastTime.IsZero() && now.Sub(p.lastTime) < p.every) {
 		return
@@ -67,7 +103,7 @@ func (p *progress) show(st store.Status) {
 
 // done ends the live line.
 func (p *progress) done() {
-	if p.tty && p.width > 0 {
+	if p.tty && p.drawn > 0 {
 		fmt.Fprintln(p.w)
 	}
 }

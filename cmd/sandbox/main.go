@@ -27,10 +27,15 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/smsdispatch/smsdispatch/internal/version"
 	"github.com/smsdispatch/smsdispatch/sandbox"
 )
 
 func main() {
+	if version.Requested(os.Args[1:]) {
+		fmt.Fprintln(os.Stdout, version.String("sandbox"))
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := 0
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {

@@ -38,6 +38,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/smsdispatch/smsdispatch/internal/redisconf"
+	"github.com/smsdispatch/smsdispatch/internal/version"
 	"github.com/smsdispatch/smsdispatch/sandbox"
 	"github.com/smsdispatch/smsdispatch/store"
 	"github.com/smsdispatch/smsdispatch/tencentsms"
@@ -45,6 +46,10 @@ import (
 )
 
 func main() {
+	if version.Requested(os.Args[1:]) {
+		fmt.Fprintln(os.Stdout, version.String("worker"))
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// After the first signal, restore the default handling: a second Ctrl-C ends the process
