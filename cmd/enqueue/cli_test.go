@@ -64,7 +64,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"ok", []string{"status", "taken"}, exitOK, ""},
 		{"failed operation", []string{"send", "--template", "1", "--to", "12"}, exitFailure, "no valid recipients"},
-		{"unknown command", []string{"stauts", "taken"}, exitUsage, `unknown command "stauts"; did you mean status?`},
+		{"unknown command", []string{"stauts", "taken"}, exitUsage, `unknown command "stauts"; did you mean status`},
 		{"malformed flag", []string{"status", "taken", "--interval", "soon"}, exitUsage, "--interval"},
 		{"malformed job id", []string{"status", "a:b"}, exitUsage, "JOB_ID"},
 		{"malformed job id to cancel", []string{"cancel", "a b"}, exitUsage, "JOB_ID"},
@@ -513,7 +513,7 @@ func TestAdvertisedNoticeOnce(t *testing.T) {
 	if r := send(); r.code != 0 || !strings.Contains(r.stderr, "using the app 1400000009 advertised by a worker") {
 		t.Fatalf("first: %+v", r)
 	}
-	if r := send(); r.code != 0 || strings.Contains(r.stderr, "advertised") {
+	if r := send(); r.code != 0 || strings.Contains(r.stderr, "using the app") {
 		t.Fatalf("second: %+v", r)
 	}
 	advertise("1400000010")
