@@ -33,6 +33,7 @@ func TestKeyTableListsEveryKey(t *testing.T) {
 		"leaseKey":       leaseKey("sweeper"),
 		"serialKey":      serialKey(0x1f, 20000),
 		"activeKey":      activeKey,
+		"recentKey":      recentKey,
 		"haltAppsKey":    haltAppsKey,
 		"appsKey":        appsKey,
 		"defaultsKey":    defaultsKey,
