@@ -106,7 +106,10 @@ func sendLine(r NumberResult, commonFee int64, settled bool) string {
 			code = r.Code
 		}
 	case Unknown:
-		code = r.Code
+		if r.Code == "" {
+			return ""
+		}
+		fee, code = "-", r.Code // not sent as far as anyone knows: no fee
 	default:
 		return ""
 	}
