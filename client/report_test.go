@@ -139,11 +139,11 @@ func TestReportCSV(t *testing.T) {
 			t.Fatalf("%d lines, want header + 6: %q", len(recs), out)
 		}
 		want := map[string][]string{
-			"+86" + cn(1): {"sent", "2640:86" + cn(1), "Ok", "means Ok", "1", "", ""},
-			"+86" + cn(2): {"failed", "", "FailedOperation.PhoneNumberInBlacklist", "means FailedOperation.PhoneNumberInBlacklist", "", "", ""},
-			"+86" + cn(3): {"unknown", "", "InternalError.Timeout", "means InternalError.Timeout", "", "", ""},
-			"+86" + cn(4): {"undelivered", "2640:86" + cn(4), "Ok", "means Ok", "1", "FAIL", `空号 "MK:0012", retry`},
-			"+86" + cn(5): {"delivered", "2640:86" + cn(5), "Ok", "means Ok", "1", "SUCCESS", "用户短信送达成功"},
+			"+86" + cn(1):  {"sent", "2640:86" + cn(1), "Ok", "means Ok", "1", "", ""},
+			"+86" + cn(2):  {"failed", "", "FailedOperation.PhoneNumberInBlacklist", "means FailedOperation.PhoneNumberInBlacklist", "", "", ""},
+			"+86" + cn(3):  {"unknown", "", "InternalError.Timeout", "means InternalError.Timeout", "", "", ""},
+			"+86" + cn(4):  {"undelivered", "2640:86" + cn(4), "Ok", "means Ok", "1", "FAIL", `空号 "MK:0012", retry`},
+			"+86" + cn(5):  {"delivered", "2640:86" + cn(5), "Ok", "means Ok", "1", "SUCCESS", "用户短信送达成功"},
 			"+16502000001": {"cancelled", "", "", "", "", "", ""},
 		}
 		for num, w := range want {
