@@ -194,7 +194,11 @@ func (s *Store) ApplyReceiptPage(ctx context.Context, app string, page SavedPage
 			if r.Status == ReceiptSuccess {
 				st = "D"
 			}
-			args = append(args, k, t.idx, t.packed, st, receiptLine(r), lineText(r.SerialNo))
+			ms := ""
+			if !r.ReceivedAt.IsZero() {
+				ms = strconv.FormatInt(r.ReceivedAt.UnixMilli(), 10)
+			}
+			args = append(args, k, t.idx, t.packed, st, ms, receiptLine(r), lineText(r.SerialNo))
 		}
 		v, err := receiptsScript.Run(ctx, s.rdb, keys, args...).Slice()
 		if err != nil {

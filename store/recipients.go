@@ -170,9 +170,7 @@ func fillRecipient(r *RecipientRecord, at time.Time, fd, sr, rc string) {
 	if rc == "" && r.State != RecipientDelivered && r.State != RecipientUndelivered {
 		return
 	}
-	if ms, err := strconv.ParseInt(part(rc, 0), 10, 64); err == nil {
-		r.ReceivedAt = time.UnixMilli(ms)
-	}
+	r.ReceivedAt = receivedAt(part(rc, 0), at)
 	r.ReceiptDescription = part(rc, 1)
 	switch status := part(rc, 2); {
 	case status == "-":

@@ -255,8 +255,31 @@ func TestMemoryPerSentNumber(t *testing.T) {
 		}
 		t.Logf("MEMORY USAGE per number: queued %.1f, sent %.1f (+%.1f), delivered %.1f (+%.1f more)",
 			queued, sent, sent-queued, delivered, delivered-sent)
-		if e.real() && delivered-queued > 80 {
-			t.Errorf("results cost %.1f bytes per sent, delivered number; budget 80", delivered-queued)
+		if e.real() && delivered-queued > 60 {
+			t.Errorf("results cost %.1f bytes per sent, delivered number; budget 60", delivered-queued)
 		}
 	})
+}
+
+// TestReceivedAt: the time part of an rc line, relative to the launch's second or absolute.
+func TestReceivedAt(t *testing.T) {
+	t.Parallel()
+	at := time.UnixMilli(1772355600700) // a launch at .700 s
+	cases := []struct {
+		part string
+		at   time.Time
+		want time.Time
+	}{
+		{"", at, time.Time{}},
+		{"60", at, time.Unix(1772355660, 0)},
+		{"-2", at, time.Unix(1772355598, 0)},
+		{"=1772355661", time.Time{}, time.Unix(1772355661, 0)},
+		{"5", time.Time{}, time.Time{}},
+		{"x", at, time.Time{}},
+	}
+	for _, c := range cases {
+		if got := receivedAt(c.part, c.at); !got.Equal(c.want) {
+			t.Errorf("receivedAt(%q, %v) = %v, want %v", c.part, c.at, got, c.want)
+		}
+	}
 }

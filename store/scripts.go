@@ -703,9 +703,10 @@ return total
 // KEYS[2..] -> sms:{<job>}:b:<n>, the batch records the receipts name
 // ARGV[1] -> TTL ms (Options.Retention) the keys written get at least
 // ARGV[2] -> now, unix ms (the hour counted when a batch has no launch time)
-// ARGV[3..] -> 6 per receipt: KEYS position of the batch, number index (-1: find it by number),
-// packed number (8 bytes; empty: do not check), 'D' (delivered) or 'U' (undelivered), its rc
-// line without the SerialNo part (see results.go), its SerialNo
+// ARGV[3..] -> 7 per receipt: KEYS position of the batch, number index (-1: find it by number),
+// packed number (8 bytes; empty: do not check), 'D' (delivered) or 'U' (undelivered), received
+// ms ('' if not known), its rc line without the time and SerialNo parts (see results.go), its
+// SerialNo
 // Output:
 // Returns one reply per receipt, in order: 1 applied, 0 duplicate (already delivered/undelivered,
 // or not sent), -1 no match
@@ -716,7 +717,8 @@ local function load(k)
   if c == nil then
     local v = redis.call('HMGET', KEYS[k], 'num', 'st', 's', 'rc', 'at')
     if v[1] then
-      c = {blob = v[1], st = st_bytes(v[2]), s = v[3], rc = lines_of(v[4], #v[1] / 8), at = v[5] or ARGV[2], dirty = false}
+      c = {blob = v[1], st = st_bytes(v[2]), s = v[3], rc = lines_of(v[4], #v[1] / 8), at = v[5] or ARGV[2],
+        at0 = v[5], dirty = false}
     else
       c = false
     end
@@ -727,7 +729,7 @@ end
 local out = {}
 local sent, unknown, delivered, undelivered = 0, 0, 0, 0
 local h = hours()
-for i = 3, #ARGV, 6 do
+for i = 3, #ARGV, 7 do
   local k, idx, packed, r = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   local c = load(k)
   local res = -1
@@ -741,10 +743,16 @@ for i = 3, #ARGV, 6 do
       res = 0
       local cur = c.st[idx + 1]
       if cur == ST.s or cur == ST.u or cur == ST.i then
-        local line = ARGV[i + 4]
+        -- the receive time in seconds after the launch's second, or '=' and unix seconds
+        local t = ''
+        if ARGV[i + 4] ~= '' then
+          local rs = math.floor(tonumber(ARGV[i + 4]) / 1000)
+          if c.at0 then t = tostring(rs - math.floor(tonumber(c.at0) / 1000)) else t = '=' .. rs end
+        end
+        local line = t .. '\t' .. ARGV[i + 5]
         if cur ~= ST.s then
           sent = sent + 1; hadd(h, c.at, 's', 1)
-          if ARGV[i + 5] ~= '' then line = line .. '\t' .. ARGV[i + 5] end
+          if ARGV[i + 6] ~= '' then line = line .. '\t' .. ARGV[i + 6] end
         end
         if cur == ST.u then unknown = unknown - 1 end
         if r == 'D' then delivered = delivered + 1; hadd(h, c.at, 'd', 1) else undelivered = undelivered + 1; hadd(h, c.at, 'u', 1) end
