@@ -705,7 +705,7 @@ return total
 // ARGV[2] -> now, unix ms (the hour counted when a batch has no launch time)
 // ARGV[3..] -> 7 per receipt: KEYS position of the batch, number index (-1: find it by number),
 // packed number (8 bytes; empty: do not check), 'D' (delivered) or 'U' (undelivered), received
-// ms ('' if not known), its rc line without the time and SerialNo parts (see results.go), its
+// ms (empty if not known), its rc line without the time and SerialNo parts (see results.go), its
 // SerialNo
 // Output:
 // Returns one reply per receipt, in order: 1 applied, 0 duplicate (already delivered/undelivered,
