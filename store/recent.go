@@ -20,6 +20,8 @@ import (
 const recentPruneBatch = 100
 
 // registerRecent adds a job to the recent-jobs index and prunes a few members whose job is gone.
+// Only the add can fail the creation: pruning is housekeeping the next CreateJob or RecentJobs
+// does again.
 func (s *Store) registerRecent(ctx context.Context, job Job) error {
 	if err := touchAddScript.Run(ctx, s.rdb, []string{recentKey}, addZSet, job.ID, msOf(job.CreatedAt), "0").Err(); err != nil {
 		return wrap("create job "+job.ID+": register recent", err)
@@ -27,10 +29,10 @@ func (s *Store) registerRecent(ctx context.Context, job Job) error {
 	cutoff := s.now().Add(-s.opts.Retention).UnixMilli()
 	old, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: recentKey, Start: "-inf", Stop: "(" + strconv.FormatInt(cutoff, 10),
 		ByScore: true, Count: recentPruneBatch}).Result()
-	if err != nil {
-		return wrap("create job "+job.ID+": prune recent", err)
+	if err == nil {
+		_ = s.pruneRecent(ctx, old)
 	}
-	return s.pruneRecent(ctx, old)
+	return nil
 }
 
 // pruneRecent removes the members of ids whose job hash no longer exists.
