@@ -281,8 +281,8 @@ func retryGroup(t time.Time) int64 {
 }
 
 // commitArgs encodes results for commitScript (see there): ARGV[1..5] are left for the caller,
-// then the results by position, the common fee of sent numbers, and the results that need more
-// than their state.
+// then the results by position, the common fee of sent numbers, their sr lines by position, and
+// the results that need more than their state.
 func commitArgs(results []NumberResult) []any {
 	n := 0
 	fee, haveFee := int64(0), false
@@ -296,14 +296,16 @@ func commitArgs(results []NumberResult) []any {
 	for i := range res {
 		res[i] = '.'
 	}
-	args := make([]any, 7, 7+4)
+	lines := make([]string, n)
+	args := make([]any, 8, 8+4)
 	for _, r := range results {
 		res[r.Index] = byte(r.State)
+		lines[r.Index] = sendLine(r, fee, false)
 		if r.State == Failed || r.State == Retry || (r.State == Sent && r.Fee != fee) {
 			args = append(args, r.Index, r.Code, r.Fee, retryGroup(r.RetryAt))
 		}
 	}
-	args[5], args[6] = string(res), fee
+	args[5], args[6], args[7] = string(res), fee, strings.Join(lines, "\n")
 	return args
 }
 
@@ -399,10 +401,10 @@ func (s *Store) SettleUnknown(ctx context.Context, job string, batch int, result
 	if _, err := s.IndexEvidenceSerials(ctx, job, batch, results); err != nil {
 		return err
 	}
-	args := make([]any, 0, 3+4*len(results))
+	args := make([]any, 0, 3+5*len(results))
 	args = append(args, s.now().UnixMilli(), s.retentionArg(), batch)
 	for _, r := range results {
-		args = append(args, r.Index, string(rune(r.State)), r.Code, r.Fee)
+		args = append(args, r.Index, string(rune(r.State)), r.Code, r.Fee, sendLine(r, 0, true))
 	}
 	n, err := settleScript.Run(ctx, s.rdb, []string{jobKey(job), batchKey(job, batch), codesKey(job)}, args...).Int()
 	if err != nil {

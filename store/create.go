@@ -174,6 +174,9 @@ func (s *Store) CreateJobStream(ctx context.Context, job Job, paramSets [][]stri
 	if err := touchAddScript.Run(ctx, s.rdb, []string{activeKey}, addZSet, job.ID, msOf(job.CreatedAt), "0").Err(); err != nil {
 		return false, wrap("create job "+job.ID+": register active", err)
 	}
+	if err := s.registerRecent(ctx, job); err != nil {
+		return false, err
+	}
 	lastUse := now
 	if job.SendAt.After(lastUse) {
 		lastUse = job.SendAt

@@ -23,7 +23,9 @@
 //	sms:{J}:job            hash  spec: app sign tpl sender ext prio send_at expires_at created
 //	                             defer_daily (times in unix ms); counters: total sent failed
 //	                             cancelled unknown suppressed delivered undelivered rejected fee
-//	                             batches, fc:<code> failed by code; flags: cancel, fail (job-fatal code),
+//	                             batches, fc:<code> failed by code, h:<hour>:<s|f|d|u|e> sent,
+//	                             failed, delivered, undelivered, fee per hour since the epoch
+//	                             (HourlyCounts, recent.go); flags: cancel, fail (job-fatal code),
 //	                             lc (last commit ms), ready (0 while being created), cn (creator),
 //	                             xs (1 while its keys get their retention TTL once settled, 2 done)
 //	sms:{J}:params         list  JSON param sets; batches refer to them by index
@@ -35,7 +37,9 @@
 //	                             claim is a reservation not launched yet; nb: not-before ms;
 //	                             cm/rb/hu: the committed result (replayed to a repeated Commit);
 //	                             fc: failure code of numbers failed as a whole (expiry, job fail);
-//	                             lr/lx/ln: receipt lookup rounds done, progress, next due (lookups.go)
+//	                             lr/lx/ln: receipt lookup rounds done, progress, next due (lookups.go);
+//	                             sr/rc/fd: per-number send results and receipts, one line per
+//	                             number, and the common fee (results.go; Recipients reads them)
 //	sms:{J}:codes          hash  "<batch>:<idx>" -> failure code of numbers that failed on send
 //	sms:sn:{sn<h>}:<yyyymmdd>
 //	                       hash  the serial index: Tencent SerialNo -> "<job>|<batch>|<idx>"
@@ -57,6 +61,8 @@
 //	sms:lease:<name>       str   owner token, PX ttl
 //	sms:tpl:<acct>:<id>    str   JSON TemplateRecord: a Tencent template cached for the check at send, PX ttl (templates.go)
 //	sms:jobs:active        zset  job -> created ms, jobs not finished (the sweeper's list); no TTL
+//	sms:jobs:recent        zset  job -> created ms, every job whose records exist (RecentJobs,
+//	                             HourlyCounts; recent.go); no TTL, members of gone jobs pruned
 //	sms:sandbox            hash  owner url app signs: the zero-setup sandbox a second worker
 //	                             shares (sandboxrec.go); PX ttl, renewed by its owner
 //	sms:defaults           hash  app sign: the defaults the newest worker advertised (defaults.go)

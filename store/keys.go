@@ -70,6 +70,7 @@ func civilDate(days int64) (y int64, m, d int) {
 
 const (
 	activeKey   = "sms:jobs:active" // zset job -> created ms
+	recentKey   = "sms:jobs:recent" // zset job -> created ms of every job whose records exist (recent.go)
 	haltAppsKey = "sms:halt:apps"   // set of apps that were ever halted (Halts lists from it)
 )
 

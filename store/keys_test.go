@@ -35,6 +35,7 @@ func TestKeyTableListsEveryKey(t *testing.T) {
 		"serialKey":      serialKey(0x1f, 20000),
 		"suppKey":        suppKey(0xa7),
 		"activeKey":      activeKey,
+		"recentKey":      recentKey,
 		"haltAppsKey":    haltAppsKey,
 		"appsKey":        appsKey,
 		"defaultsKey":    defaultsKey,

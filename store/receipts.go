@@ -181,7 +181,7 @@ func (s *Store) ApplyReceiptPage(ctx context.Context, app string, page SavedPage
 		ts := byJob[job]
 		keys := []string{jobKey(job)}
 		pos := map[int]int{}
-		args := []any{s.retentionArg()}
+		args := []any{s.retentionArg(), s.now().UnixMilli()}
 		for _, t := range ts {
 			k, ok := pos[t.batch]
 			if !ok {
@@ -189,11 +189,16 @@ func (s *Store) ApplyReceiptPage(ctx context.Context, app string, page SavedPage
 				k = len(keys)
 				pos[t.batch] = k
 			}
+			r := page.Receipts[t.receipt]
 			st := "U"
-			if page.Receipts[t.receipt].Status == ReceiptSuccess {
+			if r.Status == ReceiptSuccess {
 				st = "D"
 			}
-			args = append(args, k, t.idx, t.packed, st)
+			ms := ""
+			if !r.ReceivedAt.IsZero() {
+				ms = strconv.FormatInt(r.ReceivedAt.UnixMilli(), 10)
+			}
+			args = append(args, k, t.idx, t.packed, st, ms, receiptLine(r), lineText(r.SerialNo))
 		}
 		v, err := receiptsScript.Run(ctx, s.rdb, keys, args...).Slice()
 		if err != nil {

@@ -432,7 +432,9 @@ return 1
 // ARGV[6] -> the results by position, one byte per number from index 0: '.' (no result) or the
 // state (s|f|u|r|x)
 // ARGV[7] -> the fee of a sent number
-// ARGV[8..] -> 4 per result that needs more (failed: its code; retry: its retry-at; sent with
+// ARGV[8] -> the sr lines by position ('\n'-separated, one per byte of ARGV[6]; see results.go),
+// written for the numbers this commit makes sent or unknown
+// ARGV[9..] -> 4 per result that needs more (failed: its code; retry: its retry-at; sent with
 // another fee): index, code, fee, retry-at ms (rounded to the second: the grouping key)
 // Output:
 // Returns {1, "batch:at,...", hasUnknown} if applied (or replayed): the retry batches made with
@@ -440,8 +442,8 @@ return 1
 // Returns {0} if the token does not hold the claim
 // Returns {-2} if the batch is not found
 // Returns {-3, index} if a result's index is beyond the batch
-var commitScript = redis.NewScript(prelude + `
-local b = redis.call('HMGET', KEYS[2], 's', 'tok', 'cm', 'rb', 'hu', 'st', 'pi', 'intl', 'a')
+var commitScript = redis.NewScript(prelude + resultsLua + `
+local b = redis.call('HMGET', KEYS[2], 's', 'tok', 'cm', 'rb', 'hu', 'st', 'pi', 'intl', 'a', 'sr', 'at')
 if not b[1] then return {-2} end
 if b[2] ~= ARGV[2] then return {0} end
 if b[3] == '1' then return {1, str(b[4]), num(b[5])} end -- same commit again: replay its result
@@ -453,10 +455,11 @@ for p = #st + 1, #rv do
   if rv[p] ~= DOT then return {-3, p - 1} end
 end
 local extra = {}
-for i = 8, #ARGV, 4 do extra[tonumber(ARGV[i]) + 1] = i end
+for i = 9, #ARGV, 4 do extra[tonumber(ARGV[i]) + 1] = i end
 local dfee = tonumber(ARGV[7])
 local jf = redis.call('HMGET', KEYS[1], 'cancel', 'fail')
 local sent, failed, unknown, cancelled, suppressed, fee = 0, 0, 0, 0, 0, 0
+local lines, sr, srdirty, refused = lines_of(ARGV[8], #rv), lines_of(b[10], #st), false, 0
 local fc, codes = fail_codes(), {}
 local groups, gorder = {}, {}
 for p = 1, #rv do
@@ -470,8 +473,9 @@ for p = 1, #rv do
       if cur == U then unknown = unknown - 1 end
       if r == S then
         st[p] = S; sent = sent + 1; fee = fee + f
+        sr[p] = lines[p]; srdirty = true
       elseif r == F then
-        st[p] = F; failed = failed + 1; fail_code(fc, code, 1)
+        st[p] = F; failed = failed + 1; fail_code(fc, code, 1); refused = refused + 1
         codes[#codes + 1] = ARGV[5] .. ':' .. (p - 1); codes[#codes + 1] = code
       elseif r == R then
         if jf[1] == '1' then
@@ -487,9 +491,11 @@ for p = 1, #rv do
         st[p] = X; suppressed = suppressed + 1 -- on the suppression list: not sent, final
       else
         st[p] = U; unknown = unknown + 1
+        if lines[p] ~= '' then sr[p] = lines[p]; srdirty = true end
       end
     elseif (cur == S or cur == D or cur == UD) and r == S then
       fee = fee + f -- settled by a receipt or by reconcile before this late reply: only the fee is new
+      sr[p] = lines[p]; srdirty = true -- and the reply is the authority on its serial and fee
     end
   end
 end
@@ -511,10 +517,14 @@ local rbs = table.concat(rb, ',')
 local state = 'done'
 if hu == 1 then state = 'unknown' end
 redis.call('HSET', KEYS[2], 'st', st_string(st), 's', state, 'cm', '1', 'rb', rbs, 'hu', hu)
+if srdirty then redis.call('HSET', KEYS[2], 'sr', lines_field(sr), 'fd', ARGV[7]) end
 touch(KEYS[2], ARGV[3])
 count(KEYS[1], 'sent', sent, 'failed', failed, 'unknown', unknown, 'cancelled', cancelled, 'suppressed', suppressed,
   'fee', fee)
 count_codes(KEYS[1], fc)
+local h, hat = hours(), b[11] or ARGV[1]
+hadd(h, hat, 's', sent); hadd(h, hat, 'f', refused); hadd(h, hat, 'e', fee)
+hflush(KEYS[1], h)
 if #codes > 0 then
   redis.call('HSET', KEYS[3], unpack(codes))
   touch(KEYS[3], ARGV[3])
@@ -534,17 +544,18 @@ return {1, rbs, hu}
 // ARGV[1] -> now, unix ms
 // ARGV[2] -> TTL ms (Options.Retention) the keys written get at least
 // ARGV[3] -> the batch's index n
-// ARGV[4..] -> 4 per result: index, state (s|f), failure code, fee
+// ARGV[4..] -> 5 per result: index, state (s|f), failure code, fee, sr line (see results.go)
 // Output:
 // Returns the count of numbers settled (0: none was unknown)
 // Returns -2 if the batch is not found
-var settleScript = redis.NewScript(prelude + `
-local b = redis.call('HMGET', KEYS[2], 's', 'st')
+var settleScript = redis.NewScript(prelude + resultsLua + `
+local b = redis.call('HMGET', KEYS[2], 's', 'st', 'sr', 'at')
 if not b[1] then return -2 end
 local st = st_bytes(b[2])
+local sr, srdirty = lines_of(b[3], #st), false
 local sent, failed, fee, nofee, n = 0, 0, 0, 0, 0
 local fc, codes = fail_codes(), {}
-for i = 4, #ARGV, 4 do
+for i = 4, #ARGV, 5 do
   local p = tonumber(ARGV[i]) + 1
   local r, code = ARGV[i + 1], ARGV[i + 2]
   if st[p] == ST.u then
@@ -552,6 +563,7 @@ for i = 4, #ARGV, 4 do
     if r == 's' then
       st[p] = ST.s; sent = sent + 1; fee = fee + tonumber(ARGV[i + 3])
       if tonumber(ARGV[i + 3]) == 0 then nofee = nofee + 1 end
+      sr[p] = ARGV[i + 4]; srdirty = true
     else
       st[p] = ST.f; failed = failed + 1
       fail_code(fc, code, 1)
@@ -564,9 +576,13 @@ local s2 = st_string(st)
 local state = b[1]
 if state == 'unknown' and not string.find(s2, 'u', 1, true) then state = 'done' end
 redis.call('HSET', KEYS[2], 'st', s2, 's', state)
+if srdirty then redis.call('HSET', KEYS[2], 'sr', lines_field(sr)) end
 touch(KEYS[2], ARGV[2])
 count(KEYS[1], 'unknown', -n, 'sent', sent, 'failed', failed, 'fee', fee, 'nofee', nofee)
 count_codes(KEYS[1], fc)
+local h, hat = hours(), b[4] or ARGV[1]
+hadd(h, hat, 's', sent); hadd(h, hat, 'f', failed); hadd(h, hat, 'e', fee)
+hflush(KEYS[1], h)
 if #codes > 0 then
   redis.call('HSET', KEYS[3], unpack(codes))
   touch(KEYS[3], ARGV[2])
@@ -691,25 +707,34 @@ return total
 // KEYS[1] -> sms:{<job>}:job, the job hash
 // KEYS[2..] -> sms:{<job>}:b:<n>, the batch records the receipts name
 // ARGV[1] -> TTL ms (Options.Retention) the keys written get at least
-// ARGV[2..] -> 4 per receipt: KEYS position of the batch, number index (-1: find it by number),
-// packed number (8 bytes; empty: do not check), 'D' (delivered) or 'U' (undelivered)
+// ARGV[2] -> now, unix ms (the hour counted when a batch has no launch time)
+// ARGV[3..] -> 7 per receipt: KEYS position of the batch, number index (-1: find it by number),
+// packed number (8 bytes; empty: do not check), 'D' (delivered) or 'U' (undelivered), received
+// ms (empty if not known), its rc line without the time and SerialNo parts (see results.go), its
+// SerialNo
 // Output:
 // Returns one reply per receipt, in order: 1 applied, 0 duplicate (already delivered/undelivered,
 // or not sent), -1 no match
-var receiptsScript = redis.NewScript(prelude + `
+var receiptsScript = redis.NewScript(prelude + resultsLua + `
 local cache = {}
 local function load(k)
   local c = cache[k]
   if c == nil then
-    local v = redis.call('HMGET', KEYS[k], 'num', 'st', 's')
-    if v[1] then c = {blob = v[1], st = st_bytes(v[2]), s = v[3], dirty = false} else c = false end
+    local v = redis.call('HMGET', KEYS[k], 'num', 'st', 's', 'rc', 'at')
+    if v[1] then
+      c = {blob = v[1], st = st_bytes(v[2]), s = v[3], rc = lines_of(v[4], #v[1] / 8), at = v[5] or ARGV[2],
+        at0 = v[5], dirty = false}
+    else
+      c = false
+    end
     cache[k] = c
   end
   return c
 end
 local out = {}
 local sent, unknown, delivered, undelivered = 0, 0, 0, 0
-for i = 2, #ARGV, 4 do
+local h = hours()
+for i = 3, #ARGV, 7 do
   local k, idx, packed, r = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   local c = load(k)
   local res = -1
@@ -723,9 +748,20 @@ for i = 2, #ARGV, 4 do
       res = 0
       local cur = c.st[idx + 1]
       if cur == ST.s or cur == ST.u or cur == ST.i then
-        if cur ~= ST.s then sent = sent + 1 end
+        -- the receive time in seconds after the launch's second, or '=' and unix seconds
+        local t = ''
+        if ARGV[i + 4] ~= '' then
+          local rs = math.floor(tonumber(ARGV[i + 4]) / 1000)
+          if c.at0 then t = tostring(rs - math.floor(tonumber(c.at0) / 1000)) else t = '=' .. rs end
+        end
+        local line = t .. '\t' .. ARGV[i + 5]
+        if cur ~= ST.s then
+          sent = sent + 1; hadd(h, c.at, 's', 1)
+          if ARGV[i + 6] ~= '' then line = line .. '\t' .. ARGV[i + 6] end
+        end
         if cur == ST.u then unknown = unknown - 1 end
-        if r == 'D' then delivered = delivered + 1 else undelivered = undelivered + 1 end
+        if r == 'D' then delivered = delivered + 1; hadd(h, c.at, 'd', 1) else undelivered = undelivered + 1; hadd(h, c.at, 'u', 1) end
+        c.rc[idx + 1] = string.gsub(line, '\t+$', '')
         c.st[idx + 1] = string.byte(r)
         c.dirty = true
         res = 1
@@ -739,14 +775,15 @@ for k = 2, #KEYS do
   if c and c.dirty then
     local s2 = st_string(c.st)
     if c.s == 'unknown' and not string.find(s2, 'u', 1, true) then
-      redis.call('HSET', KEYS[k], 'st', s2, 's', 'done')
+      redis.call('HSET', KEYS[k], 'st', s2, 's', 'done', 'rc', lines_field(c.rc))
     else
-      redis.call('HSET', KEYS[k], 'st', s2)
+      redis.call('HSET', KEYS[k], 'st', s2, 'rc', lines_field(c.rc))
     end
     touch(KEYS[k], ARGV[1])
   end
 end
 count(KEYS[1], 'sent', sent, 'unknown', unknown, 'delivered', delivered, 'undelivered', undelivered)
+hflush(KEYS[1], h)
 if sent + delivered + undelivered > 0 then touch(KEYS[1], ARGV[1]) end
 return out
 `)

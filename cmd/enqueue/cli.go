@@ -89,7 +89,7 @@ func (a *app) rootCommand() *cobra.Command {
 	addConfigFlags(root.PersistentFlags())
 	root.AddCommand(a.sendCommand(), a.statusCommand(), a.cancelCommand(), a.resumeCommand())
 	root.AddCommand(a.statsCommand(), a.templateCommand(), a.balanceCommand())
-	root.AddCommand(a.suppressCommand())
+	root.AddCommand(a.suppressCommand(), a.reportCommand(), a.listCommand())
 	return root
 }
 
