@@ -74,7 +74,7 @@ func TestReportCommand(t *testing.T) {
 		args []string
 		code int
 	}{
-		{[]string{"report", "nope"}, exitFailure},
+		{[]string{"report", "nope"}, exitNotFound},
 		{[]string{"report", "rep", "--format", "xml"}, exitUsage},
 		{[]string{"report", "rep", "--state", "lost"}, exitUsage},
 		{[]string{"report", "rep", "--format", "json", "--bom"}, exitUsage},
