@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/smsdispatch/smsdispatch/internal/beijing"
 	"github.com/smsdispatch/smsdispatch/internal/promreg"
 	"github.com/smsdispatch/smsdispatch/store"
 )
@@ -33,8 +34,6 @@ const DefaultCallbackMaxBody = 256 << 10
 
 // callbackTime is the layout of user_receive_time in a status callback, in Beijing time.
 const callbackTime = time.DateTime
-
-var beijing = time.FixedZone("CST", 8*3600)
 
 // ErrMalformedCallback is wrapped by every error of ParseStatusCallback and ParseReplyCallback.
 var ErrMalformedCallback = errors.New("malformed callback body")
@@ -96,7 +95,7 @@ func (it statusItem) receipt() (store.Receipt, error) {
 	}
 	var at time.Time
 	if it.UserReceiveTime != "" {
-		at, err = time.ParseInLocation(callbackTime, it.UserReceiveTime, beijing)
+		at, err = time.ParseInLocation(callbackTime, it.UserReceiveTime, beijing.Time)
 		if err != nil {
 			return store.Receipt{}, malformedf("user_receive_time %q is not %q", it.UserReceiveTime, callbackTime)
 		}

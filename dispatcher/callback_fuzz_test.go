@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+
+	"github.com/smsdispatch/smsdispatch/internal/beijing"
 )
 
 // FuzzParseStatusCallback: no input panics; a refused body is ErrMalformedCallback; an accepted
@@ -32,7 +34,7 @@ func FuzzParseStatusCallback(f *testing.F) {
 			items[i] = statusItem{NationCode: r.PhoneNumber[1:2], Mobile: r.PhoneNumber[2:], ReportStatus: r.Status,
 				Description: r.Description, SID: r.SerialNo, Ext: ext}
 			if !r.ReceivedAt.IsZero() {
-				items[i].UserReceiveTime = r.ReceivedAt.In(beijing).Format(callbackTime)
+				items[i].UserReceiveTime = r.ReceivedAt.In(beijing.Time).Format(callbackTime)
 			}
 		}
 		b, err := json.Marshal(items)

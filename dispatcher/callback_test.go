@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/smsdispatch/smsdispatch/internal/beijing"
 	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/sandbox"
 	"github.com/smsdispatch/smsdispatch/store"
@@ -99,7 +100,7 @@ func callbackBody(t *testing.T, rs []sandbox.Receipt) []byte {
 	items := make([]sandbox.CallbackItem, len(rs))
 	for i, r := range rs {
 		items[i] = sandbox.CallbackItem{
-			UserReceiveTime: r.ReceivedAt.In(beijing).Format(callbackTime), NationCode: r.CountryCode,
+			UserReceiveTime: r.ReceivedAt.In(beijing.Time).Format(callbackTime), NationCode: r.CountryCode,
 			Mobile: r.SubscriberNumber, ReportStatus: r.ReportStatus, ErrMsg: r.ErrMsg, Description: r.Description,
 			SID: r.SerialNo, Ext: json.RawMessage(`""`),
 		}

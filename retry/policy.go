@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smsdispatch/smsdispatch/internal/beijing"
 )
 
 // Action is what the dispatcher does with the numbers an outcome covers. The
@@ -268,24 +270,20 @@ func (p Policy) ceiling(attempt int) time.Duration {
 	return min(c, p.MaxDelay)
 }
 
-// beijing is China Standard Time, the clock of Tencent's daily limits and
-// marketing window. A fixed zone needs no tzdata (China has no DST).
-var beijing = time.FixedZone("UTC+8", 8*60*60)
-
 // nextBeijingMidnight returns the first 00:00 Beijing time strictly after now.
 func nextBeijingMidnight(now time.Time) time.Time {
-	y, m, d := now.In(beijing).Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, beijing).In(now.Location())
+	y, m, d := now.In(beijing.Time).Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, beijing.Time).In(now.Location())
 }
 
 // nextMarketingStart returns the next 08:00 Beijing time: today's if now is
 // before 08:00 Beijing, otherwise tomorrow's.
 func nextMarketingStart(now time.Time) time.Time {
-	b := now.In(beijing)
+	b := now.In(beijing.Time)
 	y, m, d := b.Date()
-	t := time.Date(y, m, d, 8, 0, 0, 0, beijing)
+	t := time.Date(y, m, d, 8, 0, 0, 0, beijing.Time)
 	if !b.Before(t) {
-		t = time.Date(y, m, d+1, 8, 0, 0, 0, beijing)
+		t = time.Date(y, m, d+1, 8, 0, 0, 0, beijing.Time)
 	}
 	return t.In(now.Location())
 }

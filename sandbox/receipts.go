@@ -15,6 +15,8 @@ import (
 
 	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
 	"go.uber.org/zap"
+
+	"github.com/smsdispatch/smsdispatch/internal/beijing"
 )
 
 // receipt is the compact record of one accepted send. Receipts live in one
@@ -348,7 +350,7 @@ func (r Receipt) callbackItem() CallbackItem {
 		}
 	}
 	return CallbackItem{
-		UserReceiveTime: r.ReceivedAt.In(chinaTime).Format(time.DateTime),
+		UserReceiveTime: r.ReceivedAt.In(beijing.Time).Format(time.DateTime),
 		NationCode:      r.CountryCode,
 		Mobile:          r.SubscriberNumber,
 		ReportStatus:    r.ReportStatus,

@@ -15,6 +15,8 @@ import (
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
+
+	"github.com/smsdispatch/smsdispatch/internal/beijing"
 )
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -693,9 +695,9 @@ func TestHaltAndPackageBalance(t *testing.T) {
 		req.SmsSdkAppId = sp(DefaultAppID)
 		req.Limit = u64(10)
 		req.Offset = u64(0)
-		now := e.clock.Now().In(chinaTime)
-		req.BeginTime = sp(now.AddDate(0, 0, -7).Format("2006010215"))
-		req.EndTime = sp(now.Format("2006010215"))
+		now := e.clock.Now().In(beijing.Time)
+		req.BeginTime = sp(now.AddDate(0, 0, -7).Format(beijing.HourLayout))
+		req.EndTime = sp(now.Format(beijing.HourLayout))
 		resp, err := e.client.SmsPackagesStatistics(req)
 		if err != nil {
 			t.Fatal(err)
@@ -813,11 +815,11 @@ func TestTemplatesAndStatistics(t *testing.T) {
 		t.Errorf("Fee = %d, want 2", *set[0].Fee)
 	}
 
-	now := e.clock.Now().In(chinaTime)
+	now := e.clock.Now().In(beijing.Time)
 	stats := sms.NewSendStatusStatisticsRequest()
 	stats.SmsSdkAppId = sp(DefaultAppID)
-	stats.BeginTime = sp(now.Add(-time.Hour).Format("2006010215"))
-	stats.EndTime = sp(now.Format("2006010215"))
+	stats.BeginTime = sp(now.Add(-time.Hour).Format(beijing.HourLayout))
+	stats.EndTime = sp(now.Format(beijing.HourLayout))
 	stats.Limit, stats.Offset = u64(0), u64(0)
 	sresp, err := e.client.SendStatusStatistics(stats)
 	if err != nil {
@@ -897,8 +899,8 @@ func TestMarketingHours(t *testing.T) {
 		c.MarketingHours = true
 		c.MaxClockSkew = 48 * time.Hour // the test moves the server clock
 	})
-	now := e.clock.Now().In(chinaTime)
-	night := time.Date(now.Year(), now.Month(), now.Day(), 23, 0, 0, 0, chinaTime)
+	now := e.clock.Now().In(beijing.Time)
+	night := time.Date(now.Year(), now.Month(), now.Day(), 23, 0, 0, 0, beijing.Time)
 	e.clock.Add(night.Sub(now))
 	_, err := e.client.SendSms(sendReq(TemplateMarketing, nil, "+8613800000100"))
 	if got := sdkCode(t, err); got != "FailedOperation.MarketingSendTimeConstraint" {

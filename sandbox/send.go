@@ -9,6 +9,7 @@ import (
 	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
 	"go.uber.org/zap"
 
+	"github.com/smsdispatch/smsdispatch/internal/beijing"
 	"github.com/smsdispatch/smsdispatch/internal/phonemask"
 )
 
@@ -130,7 +131,7 @@ func (s *Server) handleSendSms(body []byte, reqID string, now time.Time) (any, *
 				"The sign name `"+sign+"` is incorrect or not approved.")
 		}
 		if t.SmsType == SmsTypeMarketing && s.cfg.MarketingHours {
-			if h := now.In(chinaTime).Hour(); h < 8 || h >= 22 {
+			if h := now.In(beijing.Time).Hour(); h < 8 || h >= 22 {
 				return nil, newAPIError("FailedOperation.MarketingSendTimeConstraint",
 					"Marketing SMS can only be sent between 08:00 and 22:00 (UTC+8).")
 			}

@@ -27,9 +27,6 @@ const MaxBodyBytes = 1 << 20
 // Regions accepted in X-TC-Region (those Tencent serves SMS from).
 var Regions = []string{"ap-guangzhou", "ap-beijing", "ap-nanjing"}
 
-// chinaTime is UTC+8, the zone of Tencent's natural days and hour strings.
-var chinaTime = time.FixedZone("CST", 8*3600)
-
 // Server is a local Tencent Cloud SMS API (version 2021-01-11). It is an
 // http.Handler; it is safe for concurrent use.
 type Server struct {

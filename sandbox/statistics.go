@@ -4,6 +4,8 @@ import (
 	"time"
 
 	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
+
+	"github.com/smsdispatch/smsdispatch/internal/beijing"
 )
 
 // parseHour parses Tencent's "yyyymmddhh" (China time) into an hour key.
@@ -11,7 +13,7 @@ func parseHour(v *string, name string) (int64, *apiError) {
 	if v == nil || *v == "" {
 		return 0, newAPIError("MissingParameter", "The parameter `"+name+"` is missing.")
 	}
-	t, err := time.ParseInLocation("2006010215", *v, chinaTime)
+	t, err := time.ParseInLocation(beijing.HourLayout, *v, beijing.Time)
 	if err != nil {
 		code := "InvalidParameterValue.BeginTimeVerifyFail"
 		if name == "EndTime" {

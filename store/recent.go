@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smsdispatch/smsdispatch/internal/beijing"
 )
 
 // The recent-jobs index, sms:jobs:recent, is a zset job -> created ms of every job whose records
@@ -170,7 +172,7 @@ type HourCount struct {
 
 // Beijing is Beijing time (UTC+8, no daylight saving), the time zone of Tencent's hourly
 // statistics.
-var Beijing = time.FixedZone("CST", 8*60*60)
+var Beijing = beijing.Time
 
 // maxHourRange is the most hours one HourlyCounts call covers (62 days).
 const maxHourRange = 62 * 24

@@ -7,14 +7,16 @@ import (
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 	sms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/sms/v20210111"
+
+	"github.com/smsdispatch/smsdispatch/internal/beijing"
 )
 
 // Beijing is China Standard Time (UTC+8, no daylight saving), the zone of
 // Tencent's hour parameters. A fixed zone needs no tzdata.
-var Beijing = time.FixedZone("CST", 8*60*60)
+var Beijing = beijing.Time
 
 // HourLayout is Tencent's yyyymmddhh parameter format (in Beijing time).
-const HourLayout = "2006010215"
+const HourLayout = beijing.HourLayout
 
 // formatHour formats t as Tencent's yyyymmddhh in Beijing time.
 func formatHour(t time.Time) string { return t.In(Beijing).Format(HourLayout) }
