@@ -35,7 +35,7 @@ type app struct {
 
 // run executes enqueue with args (without the program name) and returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, progressEvery: 5 * time.Second,
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, progressEvery: 5 * time.Second, ownCounts: storeHourlyCounts,
 		term: osTerminal{}, cacheDir: cacheDir(getenv)}
 	return a.run(ctx, args)
 }

@@ -26,6 +26,20 @@ type ownHour struct {
 // per hour (rows outside the window are ignored).
 type ownCounts func(ctx context.Context, st *store.Store, app string, from, to time.Time) ([]ownHour, error)
 
+// storeHourlyCounts is the ownCounts of the program: store.HourlyCounts, which counts every
+// hour from the one holding from through the one holding to (the extra last row is ignored).
+func storeHourlyCounts(ctx context.Context, st *store.Store, app string, from, to time.Time) ([]ownHour, error) {
+	hs, err := st.HourlyCounts(ctx, app, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ownHour, len(hs))
+	for i, h := range hs {
+		out[i] = ownHour(h)
+	}
+	return out, nil
+}
+
 // apiError is a refused or failed Tencent call, for --json.
 type apiError struct {
 	Code    string `json:"code,omitempty"` // Tencent's error code; "" for a transport failure
