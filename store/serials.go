@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -103,14 +104,35 @@ func ParseSessionContext(s string) (job string, batch, attempt int, ok bool) {
 	return splitRef(s)
 }
 
+// indexSerialsScript writes serials into one bucket of the serial index and sets the bucket's
+// TTL in the same step, so that a bucket is never left without its TTL (one key, so one slot).
+// The HSETs take 500 pairs at a time (unpack's limit on the Lua stack).
+//
+// Input:
+// KEYS[1] -> sms:sn:{sn<shard>}:<yyyymmdd>, today's bucket of the shard
+// ARGV[1] -> TTL ms of the bucket
+// ARGV[2..] -> pairs: serial, "<job>|<batch>|<idx>"
+// Output:
+// Returns the number of serials new to the bucket
+var indexSerialsScript = redis.NewScript(`
+local n = 0
+for i = 2, #ARGV, 1000 do
+  n = n + redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return n
+`)
+
 // IndexSerials writes SerialNo -> job/batch/index for receipts (call before Commit): into today's
-// buckets of the serial index (see the layout above), one HSET and one PEXPIRE per shard touched,
-// in one pipeline. It overwrites: a SendSms reply is the authority on its serials. Idempotent;
-// results without SerialNo are skipped.
+// buckets of the serial index (see the layout above), one script per shard touched (an HSET and
+// its PEXPIRE, atomic per bucket), in one pipeline: one round trip per node of a Cluster, whose
+// buckets lie in several slots. It overwrites: a SendSms reply is the authority on its serials.
+// Idempotent; results without SerialNo are skipped.
 func (s *Store) IndexSerials(ctx context.Context, job string, batch int, results []NumberResult) error {
 	if err := checkJobBatch(job, batch); err != nil {
 		return err
 	}
+	op := fmt.Sprintf("index serials of %s/%d", job, batch)
 	var shards [serialShards][]any
 	prefix := job + "|" + strconv.Itoa(batch) + "|"
 	n := 0
@@ -120,7 +142,7 @@ func (s *Store) IndexSerials(ctx context.Context, job string, batch int, results
 		}
 		sh := serialShard(r.SerialNo)
 		if shards[sh] == nil {
-			shards[sh] = make([]any, 0, 4*len(results)/serialShards+4)
+			shards[sh] = make([]any, 1, 1+4*len(results)/serialShards+4)
 		}
 		shards[sh] = append(shards[sh], r.SerialNo, prefix+strconv.Itoa(r.Index))
 		n++
@@ -130,20 +152,53 @@ func (s *Store) IndexSerials(ctx context.Context, job string, batch int, results
 	}
 	now := s.now()
 	day := dayOf(now)
-	ttl := s.serialTTL(day, now)
-	// MULTI/EXEC (one per slot on a Cluster): a bucket is never written without its TTL.
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for sh, fv := range shards {
-			if len(fv) == 0 {
-				continue
-			}
-			k := serialKey(sh, day)
-			p.HSet(ctx, k, fv...)
-			p.PExpire(ctx, k, ttl)
+	ttl := strconv.FormatInt(s.serialTTL(day, now).Milliseconds(), 10)
+	type call struct {
+		key  string
+		args []any // ttl, then the shard's pairs
+		cmd  *redis.Cmd
+	}
+	calls := make([]call, 0, serialShards)
+	for sh, args := range shards {
+		if len(args) > 0 {
+			args[0] = ttl
+			calls = append(calls, call{key: serialKey(sh, day), args: args})
 		}
-		return nil
-	})
-	return wrap(fmt.Sprintf("index serials of %s/%d", job, batch), err)
+	}
+	// EVALSHA first (the send path: the script's body is not sent with every batch). A pipeline
+	// cannot fall back on NOSCRIPT by itself: the calls a node answered NOSCRIPT (its script
+	// cache is empty: a restart, a failover) go again as EVAL, safely (the script is idempotent).
+	for _, eval := range []bool{false, true} {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := range calls {
+				c := &calls[i]
+				switch {
+				case !eval:
+					c.cmd = indexSerialsScript.EvalSha(ctx, p, []string{c.key}, c.args...)
+				case isNoScript(c.cmd.Err()):
+					c.cmd = indexSerialsScript.Eval(ctx, p, []string{c.key}, c.args...)
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			return nil
+		}
+		for _, c := range calls {
+			if err := c.cmd.Err(); err != nil && !isNoScript(err) {
+				return wrap(op, err)
+			}
+		}
+		if eval {
+			return wrap(op, err)
+		}
+	}
+	return nil
+}
+
+// isNoScript reports whether err is Redis's NOSCRIPT (the digest of an EVALSHA is not cached).
+func isNoScript(err error) bool {
+	return err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT"))
 }
 
 // serialEntry is the index entry found for a serial: ok is false when it is not indexed.

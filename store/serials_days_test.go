@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
 
@@ -96,6 +99,122 @@ func TestIndexSerialsCommands(t *testing.T) {
 			t.Errorf("entry after an overwrite = %q", got)
 		}
 	})
+}
+
+// pipelineLog is a go-redis hook that records the command names of every pipeline but those of a
+// connection's handshake (CLIENT SETINFO, HELLO, ...).
+type pipelineLog struct {
+	mu        sync.Mutex
+	pipelines [][]string
+}
+
+func (l *pipelineLog) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (l *pipelineLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (l *pipelineLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		names := make([]string, len(cmds))
+		setup := true
+		for i, c := range cmds {
+			names[i] = c.Name()
+			setup = setup && slices.Contains([]string{"client", "hello", "auth", "select", "ping", "readonly"}, names[i])
+		}
+		if !setup {
+			l.mu.Lock()
+			l.pipelines = append(l.pipelines, names)
+			l.mu.Unlock()
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// take returns the pipelines recorded since the last take.
+func (l *pipelineLog) take() [][]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.pipelines
+	l.pipelines = nil
+	return p
+}
+
+// TestIndexSerialsOnePipeline: IndexSerials is one pipeline of one script call per shard touched
+// (no MULTI: the buckets lie in several slots of a Cluster), falls back on EVAL when the script
+// cache is empty, and takes more pairs per bucket than one Lua unpack can.
+func TestIndexSerialsOnePipeline(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		if err := e.rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		log := &pipelineLog{}
+		e.rdb.AddHook(log)
+		rs := make([]NumberResult, MaxBatchSize)
+		touched := map[int]bool{}
+		for i := range rs {
+			rs[i] = NumberResult{Index: i, State: Sent, SerialNo: fmt.Sprintf("2433:%019d", 7_000_000_000+i)}
+			touched[serialShard(rs[i].SerialNo)] = true
+		}
+		want := make([]string, len(touched))
+		for i := range want {
+			want[i] = "evalsha"
+		}
+		// An empty script cache: every EVALSHA answers NOSCRIPT and goes again as EVAL.
+		if err := e.s.IndexSerials(ctx, "j", 1, rs); err != nil {
+			t.Fatal(err)
+		}
+		evals := make([]string, len(touched))
+		for i := range evals {
+			evals[i] = "eval"
+		}
+		if got := log.take(); !slices.EqualFunc(got, [][]string{want, evals}, slices.Equal) {
+			t.Errorf("pipelines with an empty script cache = %v, want %v then %v", got, want, evals)
+		}
+		// The script is cached now: one pipeline of EVALSHA.
+		if err := e.s.IndexSerials(ctx, "j", 2, rs); err != nil {
+			t.Fatal(err)
+		}
+		if got := log.take(); !slices.EqualFunc(got, [][]string{want}, slices.Equal) {
+			t.Errorf("pipelines = %v, want %v", got, want)
+		}
+		for _, i := range []int{0, 57, 199} {
+			if got := e.serialEntry(t, rs[i].SerialNo); got != fmt.Sprintf("j|2|%d", i) {
+				t.Errorf("entry of %s = %q", rs[i].SerialNo, got)
+			}
+		}
+		// 1,100 serials of one shard: 2,200 values for one HSET, more than unpack takes at once.
+		var big []NumberResult
+		for i := 0; len(big) < 1100; i++ {
+			if sn := fmt.Sprintf("big-%d", i); serialShard(sn) == 3 {
+				big = append(big, NumberResult{Index: len(big), State: Sent, SerialNo: sn})
+			}
+		}
+		if err := e.s.IndexSerials(ctx, "k", 0, big); err != nil {
+			t.Fatal(err)
+		}
+		k := serialKey(3, dayOf(redistest.T0))
+		if n := e.rdb.HLen(ctx, k).Val(); n != int64(len(big))+int64(countShard(rs, 3)) {
+			t.Errorf("HLEN %s = %d, want %d", k, n, len(big)+countShard(rs, 3))
+		}
+		if ttl, want := e.rdb.PTTL(ctx, k).Val(), endOfDay(redistest.T0).Add(DefaultRetention).Sub(redistest.T0); ttl <= want-time.Second || ttl > want {
+			t.Errorf("TTL of %s = %v, want %v", k, ttl, want)
+		}
+		for _, i := range []int{0, 499, 500, 1099} {
+			if got := e.serialEntry(t, big[i].SerialNo); got != fmt.Sprintf("k|0|%d", i) {
+				t.Errorf("entry of %s = %q", big[i].SerialNo, got)
+			}
+		}
+	})
+}
+
+// countShard is the number of results whose serial is in shard sh.
+func countShard(rs []NumberResult, sh int) int {
+	n := 0
+	for _, r := range rs {
+		if r.SerialNo != "" && serialShard(r.SerialNo) == sh {
+			n++
+		}
+	}
+	return n
 }
 
 // TestSerialIndexAcrossDays: serials indexed on different days are all found, the newest entry of
