@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smsdispatch/smsdispatch/retry"
 	"github.com/smsdispatch/smsdispatch/store"
 )
 
@@ -19,14 +20,14 @@ import (
 type ReportFilter struct {
 	// States keeps the recipients in one of these states (store.RecipientStates); empty: all.
 	States []string
-	// Meaning explains a send code in one line (ReportRow.Meaning); nil: the code itself.
+	// Meaning explains a send code in one line (ReportRow.Meaning); nil: retry.Meaning.
 	Meaning func(code string) string
 }
 
 // ReportRow is one recipient of a job's report.
 type ReportRow struct {
 	store.RecipientRecord
-	// Meaning is a one-line explanation of Code, or Code itself while no table explains it.
+	// Meaning is a one-line explanation of Code ("" when Code is "").
 	Meaning string
 }
 
@@ -41,13 +42,17 @@ func (c *Client) Report(ctx context.Context, jobID string, f ReportFilter, fn fu
 				strings.Join(store.RecipientStates, ", "))}
 		}
 	}
+	meaning := f.Meaning
+	if meaning == nil {
+		meaning = retry.Meaning
+	}
 	err := c.store.Recipients(ctx, jobID, func(r store.RecipientRecord) error {
 		if len(f.States) > 0 && !slices.Contains(f.States, r.State) {
 			return nil
 		}
-		row := ReportRow{RecipientRecord: r, Meaning: r.Code}
-		if r.Code != "" && f.Meaning != nil {
-			row.Meaning = f.Meaning(r.Code)
+		row := ReportRow{RecipientRecord: r}
+		if r.Code != "" {
+			row.Meaning = meaning(r.Code)
 		}
 		return fn(row)
 	})

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsdispatch/smsdispatch/retry"
 	"github.com/smsdispatch/smsdispatch/store"
 )
 
@@ -207,7 +208,7 @@ func TestReportJSON(t *testing.T) {
 		for _, m := range rows {
 			switch m["state"] {
 			case "sent":
-				if m["fee"] != 1.0 || m["serial_no"] != "2640:86"+cn(1) || m["meaning"] != "Ok" {
+				if m["fee"] != 1.0 || m["serial_no"] != "2640:86"+cn(1) || m["meaning"] != retry.Meaning("Ok") {
 					t.Errorf("sent row %v", m)
 				}
 			case "unknown":
