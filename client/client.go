@@ -466,6 +466,9 @@ func (c *Client) Send(ctx context.Context, req Request) (Result, error) {
 			return Result{}, err
 		}
 		tpl = &t
+		if job.TemplateType == "" {
+			job.TemplateType = t.Type // "" when the checker does not know it
+		}
 	}
 
 	res := Result{JobID: job.ID}

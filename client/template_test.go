@@ -145,3 +145,36 @@ func TestNoTemplateChecker(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// TestTemplateTypeFromChecker: a marketing type the checker knows (recorded by `enqueue template
+// add`) gives the job the regulated window; a type the request names wins over the checker's.
+func TestTemplateTypeFromChecker(t *testing.T) {
+	t.Parallel()
+	ts := &templates{byID: map[string]Template{
+		"2001": {ID: "2001", Approved: true, Domestic: true, Params: 0, Type: store.TemplateMarketing},
+		"2002": {ID: "2002", Approved: true, Domestic: true, Params: 0},
+	}}
+	backends(t, Options{Templates: ts}, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		for _, tc := range []struct {
+			tpl, reqType string
+			wantType     string
+			want         store.Window
+		}{
+			{"2001", "", store.TemplateMarketing, store.MarketingWindow},
+			{"2001", "notification", store.TemplateNotification, store.Window{}},
+			{"2002", "", "", store.Window{}},
+		} {
+			id := jobID(t, "tt")
+			_, err := e.c.Send(ctx, Request{JobID: id, TemplateID: tc.tpl, TemplateType: tc.reqType, Recipients: []Recipient{{Number: cn(1)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			job, err := e.c.Store().Job(ctx, id)
+			if err != nil || job.TemplateType != tc.wantType || job.Window != tc.want {
+				t.Errorf("template %s, request type %q: job type %q window %+v, %v; want %q %+v",
+					tc.tpl, tc.reqType, job.TemplateType, job.Window, err, tc.wantType, tc.want)
+			}
+		}
+	})
+}

@@ -60,6 +60,8 @@
 //	sms:apps               zset  app -> last use ms (Apps: receipt pulling; CreateJob and Apps write it)
 //	sms:lease:<name>       str   owner token, PX ttl
 //	sms:tpl:<acct>:<id>    str   JSON TemplateRecord: a Tencent template cached for the check at send, PX ttl (templates.go)
+//	sms:tpltype:<acct>     hash  template id -> otp|notification|marketing, recorded when the template
+//	                             was added here (Tencent's template list does not say); no TTL
 //	sms:jobs:active        zset  job -> created ms, jobs not finished (the sweeper's list); no TTL
 //	sms:jobs:recent        zset  job -> created ms, every job whose records exist (RecentJobs,
 //	                             HourlyCounts; recent.go); no TTL, members of gone jobs pruned

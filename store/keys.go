@@ -21,7 +21,8 @@ func haltKey(app string) string      { return "sms:halt:{" + app + "}" }
 func parkedKey(app string) string    { return "sms:halt:{" + app + "}:parked" }
 func leaseKey(name string) string    { return "sms:lease:" + name }
 
-func templateKey(account, id string) string { return "sms:tpl:" + account + ":" + id }
+func templateKey(account, id string) string  { return "sms:tpl:" + account + ":" + id }
+func templateTypesKey(account string) string { return "sms:tpltype:" + account }
 
 // serialKey is the day bucket of the serial index for one shard: a hash SerialNo -> "<job>|<batch>|
 // <idx>". The hash tag is the shard, so every day of one shard is in one slot (IndexEvidenceSerials

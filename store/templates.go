@@ -77,3 +77,34 @@ func checkTemplateKeyPart(what, v string) error {
 	}
 	return nil
 }
+
+// RecordTemplateType remembers the type ("otp", "notification" or "marketing") of template id of
+// account, as given when the template was added: Tencent's template list does not return it, and
+// a marketing template's jobs get the regulated send window. It has no TTL.
+func (s *Store) RecordTemplateType(ctx context.Context, account, id, typ string) error {
+	if err := checkTemplateKeyPart("template account", account); err != nil {
+		return err
+	}
+	if err := checkTemplateKeyPart("template id", id); err != nil {
+		return err
+	}
+	switch typ {
+	case TemplateOTP, TemplateNotification, TemplateMarketing:
+	default:
+		return invalidf("template %s: type %q is not otp, notification or marketing", id, typ)
+	}
+	return wrap("record template type", s.rdb.HSet(ctx, templateTypesKey(account), id, typ).Err())
+}
+
+// TemplateType returns the type RecordTemplateType recorded for template id of account, or ""
+// when none was recorded (a template added elsewhere, such as in Tencent's console).
+func (s *Store) TemplateType(ctx context.Context, account, id string) (string, error) {
+	if err := checkTemplateKeyPart("template account", account); err != nil {
+		return "", err
+	}
+	typ, err := s.rdb.HGet(ctx, templateTypesKey(account), id).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	return typ, wrap("read template type", err)
+}

@@ -78,3 +78,24 @@ func TestTemplateCacheInvalid(t *testing.T) {
 		}
 	})
 }
+
+func TestTemplateTypeRecord(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		if typ, err := e.s.TemplateType(ctx, "acct", "1"); err != nil || typ != "" {
+			t.Fatalf("unrecorded: %q, %v", typ, err)
+		}
+		if err := e.s.RecordTemplateType(ctx, "acct", "1", TemplateMarketing); err != nil {
+			t.Fatal(err)
+		}
+		if typ, err := e.s.TemplateType(ctx, "acct", "1"); err != nil || typ != TemplateMarketing {
+			t.Fatalf("recorded: %q, %v", typ, err)
+		}
+		if typ, _ := e.s.TemplateType(ctx, "other", "1"); typ != "" {
+			t.Errorf("another account sees %q", typ)
+		}
+		if err := e.s.RecordTemplateType(ctx, "acct", "2", "promo"); !errors.Is(err, ErrInvalid) {
+			t.Errorf("bad type: %v, want ErrInvalid", err)
+		}
+	})
+}

@@ -120,7 +120,7 @@ func (a *app) connect(ctx context.Context, opts client.Options) (*client.Client,
 func (a *app) sendCommand() *cobra.Command {
 	var (
 		template, sign, appID, priority, at, expire, id, country, file, encoding string
-		window, tz                                                               string
+		window, tz, templateType                                                 string
 		params, to                                                               []string
 		deferDaily, noCheck                                                      bool
 		o                                                                        sendOutput
@@ -156,7 +156,7 @@ func (a *app) sendCommand() *cobra.Command {
 			req := client.Request{
 				JobID: id, TemplateID: template, Params: params, SignName: sign, AppID: appID,
 				Priority: priority, Country: country, DeferDailyLimit: deferDaily, Encoding: encoding,
-				Window: window,
+				Window: window, TemplateType: templateType,
 			}
 			if !f.Changed("template") {
 				return usagef("--template: required")
@@ -314,6 +314,7 @@ func (a *app) sendCommand() *cobra.Command {
 	f.StringVar(&encoding, "encoding", recipients.EncodingUTF8, "encoding of --file: utf-8 or gb18030 (gbk: Excel on a Chinese Windows)")
 	f.StringVar(&window, "window", "", "send only between these times of day, HH:MM-HH:MM in --tz (22:00-06:00 wraps midnight); otp ignores it")
 	f.StringVar(&tz, "tz", store.BeijingTZ, "IANA time zone of --window")
+	f.StringVar(&templateType, "template-type", "", "otp, notification or marketing, for a template not added with `enqueue template add` (which records it): marketing jobs get the 08:00-22:00 Beijing window unless --window says otherwise")
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object {id, recipients, batches, rejected, duplicates, created}")
 	f.StringVar(&o.rejectsPath, "rejects", "", "also write the rejected lines with their reasons to this CSV file")
 	f.BoolVar(&o.strict, "strict", false, "send nothing (exit 1) when any line is rejected")
@@ -363,6 +364,8 @@ func flagOf(field, appSource string) string {
 		return "--defer-daily-limit"
 	case "Window":
 		return "--window"
+	case "TemplateType":
+		return "--template-type"
 	case "TimeZone":
 		return "--tz"
 	case "Country":

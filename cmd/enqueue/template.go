@@ -106,6 +106,11 @@ func (a *app) templateAddCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("template add: %w", err)
 			}
+			// Tencent's template list does not say a template's type: remember it, so that the
+			// check at send knows a marketing template (its jobs get the regulated window).
+			if err := s.st.RecordTemplateType(ctx, s.api.account, id, strings.ToLower(typ)); err != nil {
+				fmt.Fprintf(a.stderr, "enqueue: template %s added, but its type was not recorded: %v\n", id, err)
+			}
 			if asJSON {
 				return json.NewEncoder(a.stdout).Encode(map[string]string{"id": id})
 			}

@@ -192,10 +192,14 @@ func (c *templateChecker) Template(ctx context.Context, _, templateID string) (c
 	} else if err != nil {
 		return client.Template{}, err
 	}
+	typ, err := c.st.TemplateType(ctx, c.api.account, templateID)
+	if err != nil {
+		return client.Template{}, err
+	}
 	t := templateOf(rec)
 	return client.Template{
 		ID: t.ID, Name: t.Name, Approved: t.Status == tencentsms.TemplateApproved, Status: statusText(t),
-		Domestic: t.Domestic(), International: t.Abroad(), Params: t.Params(),
+		Domestic: t.Domestic(), International: t.Abroad(), Params: t.Params(), Type: typ,
 	}, nil
 }
 
