@@ -19,11 +19,12 @@ const (
 	RecipientCancelled   = "cancelled"   // cancelled before it was sent
 	RecipientDelivered   = "delivered"   // a receipt said delivered
 	RecipientUndelivered = "undelivered" // a receipt said not delivered
+	RecipientSuppressed  = "suppressed"  // on the suppression list: never sent
 )
 
 // RecipientStates lists the recipient states in the order of the state bytes' table.
 var RecipientStates = []string{RecipientPending, RecipientInFlight, RecipientSent, RecipientFailed,
-	RecipientUnknown, RecipientCancelled, RecipientDelivered, RecipientUndelivered}
+	RecipientUnknown, RecipientCancelled, RecipientDelivered, RecipientUndelivered, RecipientSuppressed}
 
 // recipientState names a state byte; "" for 'r' (the number moved to a retry batch, where it has
 // its row).
@@ -45,6 +46,8 @@ func recipientState(b byte) string {
 		return RecipientDelivered
 	case 'U':
 		return RecipientUndelivered
+	case byte(Suppressed):
+		return RecipientSuppressed
 	}
 	return ""
 }

@@ -283,3 +283,24 @@ func TestReceivedAt(t *testing.T) {
 		}
 	}
 }
+
+// TestRecipientsSuppressed: a number left out as suppressed has its report row.
+func TestRecipientsSuppressed(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		n := nums(0, 2)
+		if _, err := e.s.CreateJob(ctx, testJob("rs"), [][]string{{"1"}}, []NewBatch{{Numbers: n}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		e.mustClaim(t, "rs", 0, "t")
+		e.commit(t, "rs", 0, "t", []NumberResult{
+			{Index: 0, State: Sent, SerialNo: "2640:0", Fee: 1},
+			{Index: 1, State: Suppressed},
+		})
+		got := e.recipientsOf(t, "rs")
+		if len(got) != 2 || got[n[1]].State != RecipientSuppressed || got[n[0]].State != RecipientSent {
+			t.Fatalf("recipients %+v, want %s sent and %s suppressed", got, n[0], n[1])
+		}
+	})
+}
