@@ -447,7 +447,7 @@ func (a *app) statusCommand() *cobra.Command {
 // jobStatesHelp renders store.JobStates (the table of the README's "Job states") for status --help.
 func jobStatesHelp() string {
 	var b strings.Builder
-	b.WriteString("States: derived from the counts each time, with pending = total - sent - failed - cancelled (waiting,\n" +
+	b.WriteString("States: derived from the counts each time, with pending = total - sent - failed - cancelled - suppressed (waiting,\n" +
 		"in flight, due for a retry or unknown). The first row whose condition holds is the state; a job ends\n" +
 		"done, partial, failed or cancelled (final: the state no longer changes; delivered and undelivered may\n" +
 		"still grow with late receipts).\n\n")
@@ -576,6 +576,13 @@ func (a *app) printStatus(st store.Status, asJSON bool) error {
 	}
 	fmt.Fprintf(tw, "job\t%s\n", st.ID)
 	fmt.Fprintf(tw, "state\t%s\n", st.State)
+	if st.Window != "" {
+		if !st.NextOpen.IsZero() {
+			fmt.Fprintf(tw, "window\t%s\tclosed: opens %s\n", st.Window, st.NextOpen.Local().Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(tw, "window\t%s\n", st.Window)
+		}
+	}
 	if st.Priority != "" || st.AppID != "" {
 		fmt.Fprintf(tw, "priority\t%s\tapp %s\n", st.Priority, st.AppID)
 	}
@@ -586,6 +593,9 @@ func (a *app) printStatus(st store.Status, asJSON bool) error {
 	fmt.Fprintf(tw, "sent\t%d%s\n", st.Sent, pct(st.Sent, st.Total))
 	fmt.Fprintf(tw, "failed\t%d%s\n", st.Failed, pct(st.Failed, st.Total))
 	fmt.Fprintf(tw, "cancelled\t%d%s\n", st.Cancelled, pct(st.Cancelled, st.Total))
+	if st.Suppressed > 0 {
+		fmt.Fprintf(tw, "suppressed\t%d%s\t(on the suppression list: never sent)\n", st.Suppressed, pct(st.Suppressed, st.Total))
+	}
 	fmt.Fprintf(tw, "pending\t%d%s\n", st.Pending, pct(st.Pending, st.Total))
 	fmt.Fprintf(tw, "unknown\t%d\n", st.Unknown)
 	fmt.Fprintf(tw, "delivered\t%d%s\n", st.Delivered, pct(st.Delivered, st.Sent))

@@ -521,3 +521,25 @@ func TestAdvertisedNoticeOnce(t *testing.T) {
 		t.Fatalf("another app: %+v", r)
 	}
 }
+
+// TestPrintStatusWhy: the text status names suppressed numbers and a closed send window, and
+// the progress fields count suppressed numbers as settled.
+func TestPrintStatusWhy(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	a := &app{stdout: &out, stderr: io.Discard}
+	opens := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	st := store.Status{ID: "j", State: store.StateScheduled, Total: 4, Sent: 1, Suppressed: 1, Pending: 2,
+		Window: "08:00-22:00 Asia/Shanghai", NextOpen: opens}
+	if err := a.printStatus(st, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"suppressed   1  25.0%", "08:00-22:00 Asia/Shanghai", "closed: opens " + opens.Local().Format(time.RFC3339)} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+	if line := progressLine(st); !strings.Contains(line, "2/4 settled") || !strings.Contains(line, "suppressed 1") {
+		t.Errorf("progress line %q, want 2/4 settled and suppressed 1", line)
+	}
+}

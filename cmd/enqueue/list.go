@@ -62,14 +62,14 @@ func (a *app) listCommand() *cobra.Command {
 				return json.NewEncoder(a.stdout).Encode(sts)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "JOB\tSTATE\tCREATED\tAPP\tTOTAL\tSENT\tFAILED\tCANCELLED\tPENDING\tDELIVERED\tFEE")
+			fmt.Fprintln(tw, "JOB\tSTATE\tCREATED\tAPP\tTOTAL\tSENT\tFAILED\tCANCELLED\tSUPPRESSED\tPENDING\tDELIVERED\tFEE")
 			for _, st := range sts {
 				created := ""
 				if !st.CreatedAt.IsZero() {
 					created = st.CreatedAt.Local().Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", st.ID, st.State, created, st.AppID,
-					st.Total, st.Sent, st.Failed, st.Cancelled, st.Pending, st.Delivered, st.Fee)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", st.ID, st.State, created, st.AppID,
+					st.Total, st.Sent, st.Failed, st.Cancelled, st.Suppressed, st.Pending, st.Delivered, st.Fee)
 			}
 			return tw.Flush()
 		},

@@ -30,7 +30,7 @@ func newProgress(w io.Writer, t terminal, every time.Duration) *progress {
 // progressFields are the parts of a progress line, most important first: a terminal line keeps
 // as many as fit, in this order.
 func progressFields(st store.Status) []string {
-	done := st.Sent + st.Failed + st.Cancelled
+	done := st.Sent + st.Failed + st.Cancelled + st.Suppressed
 	pct := 100.0
 	if st.Total > 0 {
 		pct = 100 * float64(done) / float64(st.Total)
@@ -45,7 +45,7 @@ func progressFields(st store.Status) []string {
 	for _, f := range []struct {
 		name string
 		n    int64
-	}{{"cancelled", st.Cancelled}, {"unknown", st.Unknown}, {"delivered", st.Delivered}, {"undelivered", st.Undelivered}} {
+	}{{"cancelled", st.Cancelled}, {"suppressed", st.Suppressed}, {"unknown", st.Unknown}, {"delivered", st.Delivered}, {"undelivered", st.Undelivered}} {
 		fields = append(fields, fmt.Sprintf("%s %d", f.name, f.n))
 	}
 	return fields
