@@ -21,7 +21,9 @@
 // not contain '{', '}', '|' or whitespace.
 //
 //	sms:{J}:job            hash  spec: app sign tpl sender ext prio send_at expires_at created
-//	                             defer_daily (times in unix ms); counters: total sent failed
+//	                             defer_daily (times in unix ms), fp (the request's fingerprint),
+//	                             win tz (send window "from-to" minutes and its zone), ttype
+//	                             (template type); counters: total sent failed
 //	                             cancelled unknown suppressed delivered undelivered rejected fee
 //	                             batches, fc:<code> failed by code, h:<hour>:<s|f|d|u|e> sent,
 //	                             failed, delivered, undelivered, fee per hour since the epoch
