@@ -116,23 +116,21 @@ func orNew(m *Metrics) *Metrics {
 // countStates adds results to the Numbers metric, one Add per state (not one label lookup per
 // number).
 func countStates(m *Metrics, results []store.NumberResult) {
-	var n [4]int // sent, failed, unknown, retry
+	states := [...]store.NumberState{store.Sent, store.Failed, store.Unknown, store.Retry, store.Suppressed}
+	var n [len(states)]int
 	other := 0
 	for _, r := range results {
-		switch r.State {
-		case store.Sent:
-			n[0]++
-		case store.Failed:
-			n[1]++
-		case store.Unknown:
-			n[2]++
-		case store.Retry:
-			n[3]++
-		default:
-			other++
+		i := 0
+		for i < len(states) && states[i] != r.State {
+			i++
 		}
+		if i == len(states) {
+			other++
+			continue
+		}
+		n[i]++
 	}
-	for i, st := range [...]store.NumberState{store.Sent, store.Failed, store.Unknown, store.Retry} {
+	for i, st := range states {
 		if n[i] > 0 {
 			m.Numbers.WithLabelValues(stateName(st)).Add(float64(n[i]))
 		}
@@ -153,6 +151,8 @@ func stateName(s store.NumberState) string {
 		return "unknown"
 	case store.Retry:
 		return "retry"
+	case store.Suppressed:
+		return "suppressed"
 	}
 	return "other"
 }
