@@ -65,7 +65,9 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "Send SMS jobs through smsdispatch and follow them",
 		Long: "enqueue sends SMS jobs to smsdispatch's workers through Redis, and shows, cancels and resumes them.\n\n" +
 			"Redis: REDIS_URL (default " + DefaultRedisURL + "; rediss:// for TLS) or REDIS_CLUSTER_NODES, each also a flag\n" +
-			"(flags win). SMS_SDK_APP_ID and SMS_SIGN_NAME are the defaults of --app and --sign.\n\n" + exitCodesHelp,
+			"(flags win). SMS_SDK_APP_ID and SMS_SIGN_NAME are the defaults of --app and --sign. The template check,\n" +
+			"stats, template and balance call Tencent with TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY,\n" +
+			"TENCENTCLOUD_REGION and SMS_ENDPOINT (environment only), else the sandbox a zero-setup worker advertises.\n\n" + exitCodesHelp,
 		Version:       version.String("enqueue"),
 		Args:          rootArgs,
 		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
