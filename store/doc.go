@@ -52,7 +52,9 @@
 //	                             TTL (a record of consent; suppress.go)
 //	sms:rcpt:{A}:inbox     hash  page id -> raw receipt page (JSON), saved before it is applied;
 //	                             no TTL (a page stays until applied; the hash goes when empty)
-//	sms:rcpt:{A}:unmatched str   count of receipts that matched no send
+//	sms:rcpt:{A}:unmatched str   count of receipts that matched no send, each counted once
+//	sms:rcpt:{A}:umseen    set   identities (SerialNo, else number|time) of the receipts counted
+//	                             in unmatched, so a receipt pushed and pulled counts once
 //	sms:rcpt:{A}:pulling   str   ms a pull started, cleared once its page is saved (pullmark.go)
 //	sms:rcpt:loss          str   ms before which pulled receipts may be lost (a pull mark left)
 //	sms:um:<e164>          set   unmatched receipts of a number (JSON): evidence for unknowns

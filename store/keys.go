@@ -4,14 +4,15 @@ import "strconv"
 
 // Keys. Every key of one job carries the hash tag {<job>}, every key of one app {<app>}, so
 // each script touches a single slot. Nothing outside this package builds keys.
-func jobKey(job string) string          { return "sms:{" + job + "}:job" }
-func paramsKey(job string) string       { return "sms:{" + job + "}:params" }
-func codesKey(job string) string        { return "sms:{" + job + "}:codes" }
-func batchPrefix(job string) string     { return "sms:{" + job + "}:b:" }
-func batchKey(job string, n int) string { return batchPrefix(job) + strconv.Itoa(n) }
-func inboxKey(app string) string        { return "sms:rcpt:{" + app + "}:inbox" }
-func unmatchedKey(app string) string    { return "sms:rcpt:{" + app + "}:unmatched" }
-func pullMarkKey(app string) string     { return "sms:rcpt:{" + app + "}:pulling" }
+func jobKey(job string) string           { return "sms:{" + job + "}:job" }
+func paramsKey(job string) string        { return "sms:{" + job + "}:params" }
+func codesKey(job string) string         { return "sms:{" + job + "}:codes" }
+func batchPrefix(job string) string      { return "sms:{" + job + "}:b:" }
+func batchKey(job string, n int) string  { return batchPrefix(job) + strconv.Itoa(n) }
+func inboxKey(app string) string         { return "sms:rcpt:{" + app + "}:inbox" }
+func unmatchedKey(app string) string     { return "sms:rcpt:{" + app + "}:unmatched" }
+func unmatchedSeenKey(app string) string { return "sms:rcpt:{" + app + "}:umseen" }
+func pullMarkKey(app string) string      { return "sms:rcpt:{" + app + "}:pulling" }
 
 // receiptLossKey holds the latest time before which pulled receipts may have been lost.
 const receiptLossKey = "sms:rcpt:loss"

@@ -33,6 +33,7 @@ func TestKeyTableListsEveryKey(t *testing.T) {
 		"leaseKey":         leaseKey("sweeper"),
 		"templateKey":      templateKey("acct1", "1000001"),
 		"templateTypesKey": templateTypesKey("acct1"),
+		"unmatchedSeenKey": unmatchedSeenKey("1400000001"),
 		"serialKey":        serialKey(0x1f, 20000),
 		"suppKey":          suppKey(0xa7),
 		"activeKey":        activeKey,

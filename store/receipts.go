@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -218,12 +219,14 @@ func (s *Store) ApplyReceiptPage(ctx context.Context, app string, page SavedPage
 
 	// Step 3: unmatched receipts become evidence by number (a set: idempotent).
 	unmatched := 0
+	seen := []any{page.ID, s.retentionArg()} // pageDoneScript's ARGV: the identities follow
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range page.Receipts {
 			if matched[i] {
 				continue
 			}
 			unmatched++
+			seen = append(seen, unmatchedIdentity(r))
 			e164, _ := receiptNumber(r.PhoneNumber)
 			if e164 == "" {
 				continue
@@ -242,18 +245,34 @@ func (s *Store) ApplyReceiptPage(ctx context.Context, app string, page SavedPage
 		return ApplyStats{}, wrap(op+": unmatched evidence", err)
 	}
 
-	// Step 4: delete the page; the applier that deletes it counts its unmatched receipts.
-	done, err := pageDoneScript.Run(ctx, s.rdb, []string{inboxKey(app), unmatchedKey(app)},
-		page.ID, unmatched, s.retentionArg()).Int()
-	if err != nil {
-		return ApplyStats{}, wrap(op+": finish", err)
+	// Step 4: delete the page; the applier that deletes it counts its unmatched receipts not
+	// counted before.
+	res, err := pageDoneScript.Run(ctx, s.rdb, []string{inboxKey(app), unmatchedKey(app), unmatchedSeenKey(app)},
+		seen...).Int64Slice()
+	if err != nil || len(res) != 2 {
+		return ApplyStats{}, wrap(op+": finish", errors.Join(err, replyLen(res, 2)))
 	}
-	if done == 1 {
-		stats.Unmatched = unmatched
-	} else {
-		stats.Duplicate += unmatched
-	}
+	stats.Unmatched = int(res[1])
+	stats.Duplicate += unmatched - stats.Unmatched
 	return stats, nil
+}
+
+// unmatchedIdentity names an unmatched receipt for counting it once: its SerialNo, else its
+// number and receive time.
+func unmatchedIdentity(r Receipt) string {
+	if r.SerialNo != "" {
+		return r.SerialNo
+	}
+	return r.PhoneNumber + "|" + strconv.FormatInt(r.ReceivedAt.UnixMilli(), 10)
+}
+
+// replyLen is an error when a script's reply does not have n elements (nil when it does or
+// when there is no reply, as after an error).
+func replyLen(res []int64, n int) error {
+	if res == nil || len(res) == n {
+		return nil
+	}
+	return fmt.Errorf("script reply has %d elements, want %d", len(res), n)
 }
 
 // UnmatchedReceipts returns the receipts for number that matched no send, received at or after

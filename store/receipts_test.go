@@ -239,3 +239,24 @@ func TestUnmatchedReceipts(t *testing.T) {
 		}
 	})
 }
+
+// TestUnmatchedCountedOnce: an unmatched receipt that arrives in two pages (pushed and pulled,
+// or pushed twice) counts once; a new one in the second page still counts.
+func TestUnmatchedCountedOnce(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		r1 := Receipt{SerialNo: "y1", PhoneNumber: "+8613812345678", Status: "SUCCESS", ReceivedAt: redistest.T0}
+		r2 := Receipt{PhoneNumber: "+8613812345679", Status: "FAIL", ReceivedAt: redistest.T0} // no serial
+		r3 := Receipt{SerialNo: "y3", PhoneNumber: "+8613812345670", Status: "SUCCESS", ReceivedAt: redistest.T0}
+		if st := e.saveAndApply(t, []Receipt{r1, r2}); st != (ApplyStats{Unmatched: 2}) {
+			t.Fatalf("first page: %+v", st)
+		}
+		if st := e.saveAndApply(t, []Receipt{r2, r1, r3}); st != (ApplyStats{Unmatched: 1, Duplicate: 2}) {
+			t.Fatalf("second page: %+v, want 1 new and 2 already counted", st)
+		}
+		if n, err := e.s.UnmatchedCount(ctx, testApp); err != nil || n != 3 {
+			t.Fatalf("UnmatchedCount = %d, %v; want 3", n, err)
+		}
+	})
+}

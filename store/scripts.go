@@ -788,24 +788,30 @@ if sent + delivered + undelivered > 0 then touch(KEYS[1], ARGV[1]) end
 return out
 `)
 
-// pageDoneScript removes an applied receipt page and counts its unmatched receipts, once.
+// pageDoneScript removes an applied receipt page and counts its unmatched receipts, each once: a
+// receipt already counted (the same one pushed twice, or pushed and pulled, in another page) is
+// in the seen set and does not count again.
 //
 // Input:
 // KEYS[1] -> sms:rcpt:{<app>}:inbox, the hash page id -> page
 // KEYS[2] -> sms:rcpt:{<app>}:unmatched, the count of unmatched receipts
+// KEYS[3] -> sms:rcpt:{<app>}:umseen, the set of unmatched receipts counted (their identity)
 // ARGV[1] -> page id
-// ARGV[2] -> the page's count of unmatched receipts
-// ARGV[3] -> TTL ms the count gets at least (Options.Retention)
+// ARGV[2] -> TTL ms the count and the seen set get at least (Options.Retention)
+// ARGV[3..] -> the identity of each unmatched receipt of the page (SerialNo, else number|time)
 // Output:
-// Returns 1 if this call removed the page
-// Returns 0 if it was already gone
+// Returns {1, counted} if this call removed the page: counted is how many receipts were new
+// Returns {0, 0} if it was already gone
 var pageDoneScript = redis.NewScript(prelude + `
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
-if tonumber(ARGV[2]) > 0 then
-  redis.call('INCRBY', KEYS[2], ARGV[2])
-  expire_min(KEYS[2], ARGV[3])
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return {0, 0} end
+local n = 0
+for i = 3, #ARGV do n = n + redis.call('SADD', KEYS[3], ARGV[i]) end
+if #ARGV >= 3 then expire_min(KEYS[3], ARGV[2]) end
+if n > 0 then
+  redis.call('INCRBY', KEYS[2], n)
+  expire_min(KEYS[2], ARGV[2])
 end
-return 1
+return {1, n}
 `)
 
 // haltScript records a halt. A halt with parked batches has no TTL (it ends by Resume: its parked
