@@ -2,9 +2,11 @@ package dispatcher
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"sync"
 	"testing"
@@ -272,6 +274,32 @@ func TestIntegrationSuppression(t *testing.T) {
 		}
 		if got := it.sb.Stats().Calls["SendSms"]; got != calls {
 			t.Errorf("a job of only suppressed numbers made %d SendSms calls", got-calls)
+		}
+	})
+}
+
+// TestIntegrationUnsubscribeReply: an unsubscribe reply to the reply callback puts the number on
+// the store's suppression list, and a later job never sends to it.
+func TestIntegrationUnsubscribeReply(t *testing.T) {
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, db *redistest.DB) {
+		base := rand.IntN(1e8)
+		numbers := []string{fmt.Sprintf("+86139%08d", base), fmt.Sprintf("+86139%08d", (base+1)%1e8)}
+		it := newITest(t, db, nil)
+		srv := callbackServer(t, CallbackConfig{Store: it.st, Suppressor: it.st, App: it.app})
+		body, _ := json.Marshal(map[string]any{"extend": "", "mobile": numbers[1][3:], "nationcode": "86",
+			"sign": "腾讯云", "text": "TD", "time": it.clock.Now().Unix()})
+		if code, _ := post(t, srv.URL+"/callback/reply/"+testToken, body); code != http.StatusOK {
+			t.Fatalf("reply callback: HTTP %d", code)
+		}
+		job := it.createJobOf(t, numbers)
+		it.runJob(t, job)
+		st := it.status(t, job)
+		if st.Sent != 1 || st.Suppressed != 1 || st.Pending != 0 {
+			t.Fatalf("job after the unsubscribe: %+v", st)
+		}
+		if c := it.sb.SendCount(numbers[1]); c != 0 {
+			t.Errorf("the unsubscribed number was accepted %d times", c)
 		}
 	})
 }
