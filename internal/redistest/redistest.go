@@ -1,6 +1,6 @@
 // Package redistest gives the tests of this module their Redis, under one set of rules (see
 // Open): Each and Open hand out miniredis, the private server at REDIS_URL and the private Redis
-// Cluster at REDIS_CLUSTER_ADDRS; StartServer starts a private redis-server with particular
+// Cluster at REDIS_CLUSTER_NODES; StartServer starts a private redis-server with particular
 // settings (an eviction policy, persistence); Clock is the one fake clock. Nothing here ever uses
 // the shared Redis on port 6379.
 package redistest
