@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A private 3-master Redis Cluster on loopback, for the Cluster variant of the store tests
+# A private 3-master Redis Cluster on loopback, for the Cluster variant of the store and worker end-to-end tests
 # (internal/redistest reads REDIS_CLUSTER_NODES). Never touches port 6379.
 #
 #   scripts/redis-cluster.sh start [DIR]   start 3 masters (no replicas) on free random ports P in
@@ -11,7 +11,7 @@
 # DIR holds the nodes' data, logs and the list of ports; it defaults to $REDIS_CLUSTER_DIR, else
 # ${TMPDIR:-/tmp}/smsdispatch-redis-cluster. Persistence is off (--save '' --appendonly no). E.g.
 #   export REDIS_CLUSTER_NODES=$(scripts/redis-cluster.sh start)
-#   go test -count=1 ./store
+#   go test -count=1 ./store ./worker
 #   scripts/redis-cluster.sh stop
 # Exit status: 0 ok, 1 failure, 2 usage.
 set -euo pipefail
