@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# A private 3-master Redis Cluster on loopback, for the Cluster variant of the store tests
-# (internal/redistest reads REDIS_CLUSTER_ADDRS). Never touches port 6379.
+# A private 3-master Redis Cluster on loopback, for the Cluster variant of the store and worker end-to-end tests
+# (internal/redistest reads REDIS_CLUSTER_NODES). Never touches port 6379.
 #
 #   scripts/redis-cluster.sh start [DIR]   start 3 masters (no replicas) on free random ports P in
 #                                          21000-29999 whose cluster bus port P+10000 is free too,
 #                                          create the cluster, wait until it is ok, and print the
-#                                          REDIS_CLUSTER_ADDRS value (host:port,host:port,host:port)
+#                                          REDIS_CLUSTER_NODES value (host:port,host:port,host:port)
 #   scripts/redis-cluster.sh stop [DIR]    shut down the masters started in DIR and remove DIR
 #
 # DIR holds the nodes' data, logs and the list of ports; it defaults to $REDIS_CLUSTER_DIR, else
 # ${TMPDIR:-/tmp}/smsdispatch-redis-cluster. Persistence is off (--save '' --appendonly no). E.g.
-#   export REDIS_CLUSTER_ADDRS=$(scripts/redis-cluster.sh start)
-#   go test -count=1 ./store
+#   export REDIS_CLUSTER_NODES=$(scripts/redis-cluster.sh start)
+#   go test -count=1 ./store ./worker
 #   scripts/redis-cluster.sh stop
 # Exit status: 0 ok, 1 failure, 2 usage.
 set -euo pipefail

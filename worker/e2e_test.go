@@ -3,7 +3,8 @@ package worker
 // End-to-end tests: the real store, dispatcher, rate limiter, tencentsms client and asynq, with
 // client.Send as the producer and the sandbox (behind httptest) as Tencent. They run on every
 // redistest backend: miniredis (whose key TTLs stand still: nothing here waits for a TTL) and,
-// when REDIS_URL is set, the private Redis there (flushed first).
+// when REDIS_URL is set, the private Redis there (flushed first), and when REDIS_CLUSTER_NODES is
+// set, the private Redis Cluster there (asynq and the store on one go-redis ClusterClient).
 //
 // Their redistest.Each subtests do not call t.Parallel: Open takes the real Redis's lock before
 // the subtest's body runs, and a parallel subtest would hold it while it waits for a parallel
@@ -300,7 +301,7 @@ func TestEndToEndTenThousand(t *testing.T) {
 				break
 			}
 		}
-	})
+	}, redistest.WithCluster())
 }
 
 // TestEndToEndRateLimitThreeWorkers runs three workers on one Redis with RateLimit 20: they share
@@ -348,7 +349,7 @@ func TestEndToEndRateLimitThreeWorkers(t *testing.T) {
 		if st.Sent != batches || f.sb.Stats().DuplicateSends != 0 {
 			t.Errorf("sent %d, duplicates %d", st.Sent, f.sb.Stats().DuplicateSends)
 		}
-	})
+	}, redistest.WithCluster())
 }
 
 // TestEndToEndCancel cancels a job while it drains slowly: the batches not yet sent are counted
@@ -398,7 +399,7 @@ func TestEndToEndCancel(t *testing.T) {
 		if truth.NumbersSent != st.Sent || truth.NumbersSent != before {
 			t.Errorf("sandbox accepted %d (then %d), job sent %d", before, truth.NumbersSent, st.Sent)
 		}
-	})
+	}, redistest.WithCluster())
 }
 
 // TestEndToEndLostReplyEvidence: a reply is lost for a call Tencent refused (the numbers had the
@@ -460,5 +461,5 @@ func TestEndToEndLostReplyEvidence(t *testing.T) {
 		if st, err := prod.Status(ctx, first.JobID); err != nil || st.Sent != n || st.Delivered+st.Undelivered != n {
 			t.Errorf("first job after the second: %+v, %v; want %d sent with receipts", st, err, n)
 		}
-	})
+	}, redistest.WithCluster())
 }

@@ -118,10 +118,7 @@ func (c Config) Validate() error {
 
 // redisName names the Redis setting in use, for messages.
 func (c Config) redisName() string {
-	if c.Redis.Cluster() {
-		return c.source(redisconf.EnvClusterNodes)
-	}
-	return c.source(redisconf.EnvURL)
+	return c.source(c.Redis.Source())
 }
 
 // openRedis connects to the configured Redis (Cluster when REDIS_CLUSTER_NODES is set) and checks

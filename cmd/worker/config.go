@@ -295,9 +295,10 @@ func (c Config) Sandbox() bool {
 
 // EmbeddedRedisAllowed reports whether the worker may serve an embedded Redis when nothing
 // answers at the default address: in sandbox mode only (an in-memory Redis loses every job on a
-// restart, which must never happen to real SMS), with REDIS_URL and REDIS_CLUSTER_NODES unset.
+// restart, which must never happen to real SMS), with REDIS_URL, REDIS_CLUSTER_NODES and
+// REDIS_SENTINEL_ADDRS unset.
 func (c Config) EmbeddedRedisAllowed() bool {
-	return c.Sandbox() && !c.RedisURLSet && !c.Redis.Cluster()
+	return c.Sandbox() && !c.RedisURLSet && c.Redis.Source() == redisconf.EnvURL
 }
 
 // Validate checks the settings together (each one alone was checked by Load). Errors name the

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/smsdispatch/smsdispatch/internal/redisconf"
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 	"github.com/smsdispatch/smsdispatch/worker"
 )
 
@@ -58,6 +59,7 @@ func TestLoadDefaults(t *testing.T) {
 // TestLoadEachSetting sets each setting alone, by environment variable and by flag, and checks the
 // field it lands in.
 func TestLoadEachSetting(t *testing.T) {
+	ca := redistest.NewTLSFiles(t).CA
 	cases := []struct {
 		env, value string
 		check      func(c Config) bool
@@ -71,6 +73,12 @@ func TestLoadEachSetting(t *testing.T) {
 		{"REDIS_CLUSTER_USERNAME", "alice", func(c Config) bool { return c.Redis.ClusterUsername == "alice" }},
 		{"REDIS_CLUSTER_PASSWORD", "pw", func(c Config) bool { return c.Redis.ClusterPassword == "pw" }},
 		{"REDIS_CLUSTER_TLS", "true", func(c Config) bool { return c.Redis.ClusterTLS }},
+		{"REDIS_SENTINEL_ADDRS", "s1:26379,s2:26379", func(c Config) bool {
+			return reflect.DeepEqual(c.Redis.SentinelAddrs, []string{"s1:26379", "s2:26379"}) && !c.EmbeddedRedisAllowed()
+		}},
+		{"REDIS_SENTINEL_MASTER", "mymaster", func(c Config) bool { return c.Redis.SentinelMaster == "mymaster" }},
+		{"REDIS_SENTINEL_PASSWORD", "spw", func(c Config) bool { return c.Redis.SentinelPassword == "spw" }},
+		{"REDIS_TLS_CA_FILE", ca, func(c Config) bool { return c.Redis.TLSCAFile == ca }},
 		{"TENCENTCLOUD_SECRET_ID", "AKIDx", func(c Config) bool { return c.SecretID == "AKIDx" && !c.Sandbox() }},
 		{"TENCENTCLOUD_SECRET_KEY", "key", func(c Config) bool { return c.SecretKey == "key" && !c.Sandbox() }},
 		{"TENCENTCLOUD_REGION", "ap-beijing", func(c Config) bool { return c.Region == "ap-beijing" }},

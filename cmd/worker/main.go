@@ -202,15 +202,12 @@ func (e runEnv) run(ctx context.Context, args []string, getenv func(string) stri
 // openRedis returns the Redis client the worker uses, a function that closes it (and stops the
 // embedded Redis, if any), and whether that Redis is the embedded one.
 func (e runEnv) openRedis(ctx context.Context, cfg Config, logger *zap.Logger, stderr io.Writer) (redis.UniversalClient, func(), bool, error) {
-	if cfg.Redis.Cluster() || cfg.RedisURLSet {
+	if cfg.Redis.Source() != redisconf.EnvURL || cfg.RedisURLSet {
 		rdb, err := cfg.Redis.NewClient()
 		if err != nil {
 			return nil, nil, false, configError{err} // checked by Load
 		}
-		name := redisconf.EnvURL
-		if cfg.Redis.Cluster() {
-			name = redisconf.EnvClusterNodes
-		}
+		name := cfg.Redis.Source()
 		if err := ping(ctx, rdb); err != nil {
 			_ = rdb.Close()
 			return nil, nil, false, fmt.Errorf("%s: %s does not answer: %w", name, cfg.Redis.Where(), err)

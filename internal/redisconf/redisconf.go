@@ -1,5 +1,7 @@
 // Package redisconf owns the Redis settings every smsdispatch binary reads: REDIS_URL, or
-// REDIS_CLUSTER_NODES with REDIS_CLUSTER_USERNAME, REDIS_CLUSTER_PASSWORD and REDIS_CLUSTER_TLS.
+// REDIS_CLUSTER_NODES with REDIS_CLUSTER_USERNAME, REDIS_CLUSTER_PASSWORD and REDIS_CLUSTER_TLS, or
+// REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER and REDIS_SENTINEL_PASSWORD (the master's user,
+// password, database and TLS then come from REDIS_URL), and REDIS_TLS_CA_FILE for a private CA.
 // It defines their names, flags, defaults and help text (Vars), parses and checks each one
 // (Var.Set), reads them all (Load), checks them together (Settings.Validate), builds go-redis
 // clients from them (Settings.NewClient), and hides passwords in messages (RedactURL). It reads no
@@ -9,26 +11,33 @@ package redisconf
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultURL is the Redis used when neither REDIS_URL nor REDIS_CLUSTER_NODES is set.
+// DefaultURL is the Redis used when none of REDIS_URL, REDIS_CLUSTER_NODES and
+// REDIS_SENTINEL_ADDRS is set.
 const DefaultURL = "redis://127.0.0.1:6379/0"
 
 // Names of the environment variables.
 const (
-	EnvURL             = "REDIS_URL"
-	EnvClusterNodes    = "REDIS_CLUSTER_NODES"
-	EnvClusterUsername = "REDIS_CLUSTER_USERNAME"
-	EnvClusterPassword = "REDIS_CLUSTER_PASSWORD"
-	EnvClusterTLS      = "REDIS_CLUSTER_TLS"
+	EnvURL              = "REDIS_URL"
+	EnvClusterNodes     = "REDIS_CLUSTER_NODES"
+	EnvClusterUsername  = "REDIS_CLUSTER_USERNAME"
+	EnvClusterPassword  = "REDIS_CLUSTER_PASSWORD"
+	EnvClusterTLS       = "REDIS_CLUSTER_TLS"
+	EnvSentinelAddrs    = "REDIS_SENTINEL_ADDRS"
+	EnvSentinelMaster   = "REDIS_SENTINEL_MASTER"
+	EnvSentinelPassword = "REDIS_SENTINEL_PASSWORD"
+	EnvTLSCAFile        = "REDIS_TLS_CA_FILE"
 )
 
 // Settings are the Redis settings of a binary.
@@ -38,6 +47,12 @@ type Settings struct {
 	ClusterUsername string   // REDIS_CLUSTER_USERNAME: ACL user for ClusterNodes
 	ClusterPassword string   // REDIS_CLUSTER_PASSWORD: password for ClusterNodes
 	ClusterTLS      bool     // REDIS_CLUSTER_TLS: TLS to ClusterNodes
+	// REDIS_SENTINEL_ADDRS: when set, the master SentinelMaster that these sentinels name is
+	// used; URL's user, password, database and rediss:// scheme apply to it, its host does not.
+	SentinelAddrs    []string
+	SentinelMaster   string // REDIS_SENTINEL_MASTER: the master's name in the sentinels' configuration
+	SentinelPassword string // REDIS_SENTINEL_PASSWORD: the sentinels' own password (requirepass)
+	TLSCAFile        string // REDIS_TLS_CA_FILE: PEM file of the CAs a TLS server's certificate must chain to
 }
 
 // Var is one Redis setting: its environment variable, its flag, its default and its help text.
@@ -86,6 +101,42 @@ var vars = []Var{
 			s.ClusterTLS = b
 			return nil
 		}},
+	{Env: EnvSentinelAddrs, Flag: "redis-sentinel-addrs",
+		Usage: "comma-separated host:port of Redis Sentinels; when set, the master they name (REDIS_SENTINEL_MASTER) is used, with REDIS_URL's user, password, database and TLS",
+		Set: func(s *Settings, raw string) error {
+			addrs, err := ParseNodes(raw)
+			s.SentinelAddrs = addrs
+			return err
+		}},
+	{Env: EnvSentinelMaster, Flag: "redis-sentinel-master",
+		Usage: "name of the master the sentinels monitor (with REDIS_SENTINEL_ADDRS)",
+		Set:   func(s *Settings, raw string) error { s.SentinelMaster = strings.TrimSpace(raw); return nil }},
+	{Env: EnvSentinelPassword, Flag: "redis-sentinel-password", Secret: true,
+		Usage: "password of the sentinels themselves (with REDIS_SENTINEL_ADDRS; prefer the environment variable: flags show in ps)",
+		Set:   func(s *Settings, raw string) error { s.SentinelPassword = raw; return nil }},
+	{Env: EnvTLSCAFile, Flag: "redis-tls-ca-file",
+		Usage: "PEM file of the CA certificates that sign the Redis server's certificate, for a private CA (with rediss:// or REDIS_CLUSTER_TLS); default: the system's",
+		Set: func(s *Settings, raw string) error {
+			s.TLSCAFile = strings.TrimSpace(raw)
+			if s.TLSCAFile == "" {
+				return nil
+			}
+			_, err := loadCAs(s.TLSCAFile)
+			return err
+		}},
+}
+
+// loadCAs reads the PEM certificates of file into a pool.
+func loadCAs(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
 }
 
 // Help is the flag help of v: its usage, its environment variable and, unless it is secret, its
@@ -141,6 +192,29 @@ func ParseNodes(raw string) ([]string, error) {
 // Cluster reports whether the settings name a Redis Cluster.
 func (s Settings) Cluster() bool { return len(s.ClusterNodes) > 0 }
 
+// Sentinel reports whether the settings name a master through Redis Sentinel.
+func (s Settings) Sentinel() bool { return len(s.SentinelAddrs) > 0 }
+
+// Source is the variable that says where the Redis in use is: EnvClusterNodes,
+// EnvSentinelAddrs or EnvURL.
+func (s Settings) Source() string {
+	switch {
+	case s.Cluster():
+		return EnvClusterNodes
+	case s.Sentinel():
+		return EnvSentinelAddrs
+	}
+	return EnvURL
+}
+
+// tls reports whether the connections of the settings use TLS.
+func (s Settings) tls() bool {
+	if s.Cluster() {
+		return s.ClusterTLS
+	}
+	return strings.HasPrefix(s.URL, "rediss://")
+}
+
 // Validate checks the settings together; each error starts with name(env), the name of the
 // setting as the user gave it (its variable or its flag); nil name means the variable.
 func (s Settings) Validate(name func(env string) string) error {
@@ -151,8 +225,28 @@ func (s Settings) Validate(name func(env string) string) error {
 	add := func(env, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name(env)}, args...)...))
 	}
+	if s.TLSCAFile != "" {
+		if !s.tls() {
+			add(EnvTLSCAFile, "only used with TLS (a rediss:// REDIS_URL, or REDIS_CLUSTER_TLS=true with REDIS_CLUSTER_NODES)")
+		} else if _, err := loadCAs(s.TLSCAFile); err != nil {
+			add(EnvTLSCAFile, "%v", err)
+		}
+	}
+	if s.Sentinel() != (s.SentinelMaster != "") {
+		if s.Sentinel() {
+			add(EnvSentinelMaster, "required with REDIS_SENTINEL_ADDRS (the name of the master the sentinels monitor)")
+		} else {
+			add(EnvSentinelMaster, "only used with REDIS_SENTINEL_ADDRS")
+		}
+	}
+	if s.SentinelPassword != "" && !s.Sentinel() {
+		add(EnvSentinelPassword, "only used with REDIS_SENTINEL_ADDRS")
+	}
 	if s.Cluster() {
-		return nil
+		if s.Sentinel() {
+			add(EnvSentinelAddrs, "not with REDIS_CLUSTER_NODES: set one of them")
+		}
+		return errors.Join(errs...)
 	}
 	if _, err := redis.ParseURL(s.URL); err != nil {
 		add(EnvURL, "%q is not a Redis URL", RedactURL(s.URL))
@@ -169,30 +263,93 @@ func (s Settings) Validate(name func(env string) string) error {
 	return errors.Join(errs...)
 }
 
-// ClusterOptions are the go-redis options of the Redis Cluster the settings name.
-func (s Settings) ClusterOptions() *redis.ClusterOptions {
-	opt := &redis.ClusterOptions{Addrs: s.ClusterNodes, Username: s.ClusterUsername, Password: s.ClusterPassword}
-	if s.ClusterTLS {
-		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+// tlsConfig returns c (a new one when nil) with the CAs of TLSCAFile as its roots.
+func (s Settings) tlsConfig(c *tls.Config) (*tls.Config, error) {
+	if c == nil {
+		c = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	return opt
+	if s.TLSCAFile != "" {
+		pool, err := loadCAs(s.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvTLSCAFile, err)
+		}
+		c.RootCAs = pool
+	}
+	return c, nil
 }
 
-// URLOptions are the go-redis options of REDIS_URL. The error names REDIS_URL and hides the
-// password.
+// ClusterOptions are the go-redis options of the Redis Cluster the settings name. The error
+// names REDIS_TLS_CA_FILE when it cannot be read.
+func (s Settings) ClusterOptions() (*redis.ClusterOptions, error) {
+	opt := &redis.ClusterOptions{Addrs: s.ClusterNodes, Username: s.ClusterUsername, Password: s.ClusterPassword}
+	if s.ClusterTLS {
+		c, err := s.tlsConfig(nil)
+		if err != nil {
+			return nil, err
+		}
+		opt.TLSConfig = c
+	}
+	return opt, nil
+}
+
+// URLOptions are the go-redis options of REDIS_URL, with the CAs of REDIS_TLS_CA_FILE for a
+// rediss:// URL. The error names the setting and hides the password.
 func (s Settings) URLOptions() (*redis.Options, error) {
 	opt, err := redis.ParseURL(s.URL)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s", EnvURL, RedactErr(err, s.URL))
 	}
+	if opt.TLSConfig != nil {
+		if opt.TLSConfig, err = s.tlsConfig(opt.TLSConfig); err != nil {
+			return nil, err
+		}
+	}
 	return opt, nil
 }
 
+// FailoverOptions are the go-redis options of the master the sentinels name: the sentinels'
+// addresses, master name and password, and REDIS_URL's user, password, database and TLS (the
+// same TLS settings reach the sentinels). The error names the setting and hides the password.
+func (s Settings) FailoverOptions() (*redis.FailoverOptions, error) {
+	u, err := s.URLOptions()
+	if err != nil {
+		return nil, err
+	}
+	tlsc := u.TLSConfig
+	if tlsc != nil {
+		// ParseURL names REDIS_URL's host as the server: here each sentinel, master and
+		// replica is checked against its own host instead (tls.DialWithDialer fills it in).
+		tlsc = tlsc.Clone()
+		tlsc.ServerName = ""
+	}
+	return &redis.FailoverOptions{
+		MasterName:       s.SentinelMaster,
+		SentinelAddrs:    s.SentinelAddrs,
+		SentinelPassword: s.SentinelPassword,
+		Username:         u.Username,
+		Password:         u.Password,
+		DB:               u.DB,
+		TLSConfig:        tlsc,
+	}, nil
+}
+
 // NewClient returns a client of the configured Redis: a cluster client when ClusterNodes is set
-// (even with one seed node), otherwise a client of URL. It does not connect.
+// (even with one seed node), a failover client of the sentinels' master when SentinelAddrs is
+// set, otherwise a client of URL. It does not connect.
 func (s Settings) NewClient() (redis.UniversalClient, error) {
-	if s.Cluster() {
-		return redis.NewClusterClient(s.ClusterOptions()), nil
+	switch {
+	case s.Cluster():
+		opt, err := s.ClusterOptions()
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewClusterClient(opt), nil
+	case s.Sentinel():
+		opt, err := s.FailoverOptions()
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewFailoverClient(opt), nil
 	}
 	opt, err := s.URLOptions()
 	if err != nil {
@@ -201,10 +358,14 @@ func (s Settings) NewClient() (redis.UniversalClient, error) {
 	return redis.NewClient(opt), nil
 }
 
-// Where describes the configured Redis for messages: the seed nodes, or the redacted URL.
+// Where describes the configured Redis for messages: the seed nodes, the master and its
+// sentinels, or the redacted URL.
 func (s Settings) Where() string {
-	if s.Cluster() {
+	switch {
+	case s.Cluster():
 		return strings.Join(s.ClusterNodes, ",")
+	case s.Sentinel():
+		return fmt.Sprintf("master %q of sentinels %s", s.SentinelMaster, strings.Join(s.SentinelAddrs, ","))
 	}
 	return RedactURL(s.URL)
 }

@@ -1,12 +1,18 @@
 package redisconf
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smsdispatch/smsdispatch/internal/redistest"
 )
+
+// caFile is the PEM file of a fresh private CA.
+func caFile(t *testing.T) string { return redistest.NewTLSFiles(t).CA }
 
 // set parses raw into the setting named env of a fresh Settings.
 func set(t *testing.T, env, raw string) (Settings, error) {
@@ -24,7 +30,8 @@ func set(t *testing.T, env, raw string) (Settings, error) {
 
 func TestVars(t *testing.T) {
 	t.Parallel()
-	want := []string{EnvURL, EnvClusterNodes, EnvClusterUsername, EnvClusterPassword, EnvClusterTLS}
+	want := []string{EnvURL, EnvClusterNodes, EnvClusterUsername, EnvClusterPassword, EnvClusterTLS,
+		EnvSentinelAddrs, EnvSentinelMaster, EnvSentinelPassword, EnvTLSCAFile}
 	vs := Vars()
 	if len(vs) != len(want) {
 		t.Fatalf("%d settings, want %d", len(vs), len(want))
@@ -45,13 +52,32 @@ func TestVars(t *testing.T) {
 			}
 		}
 	}
-	if !vs[3].Secret || vs[0].Secret {
-		t.Errorf("only REDIS_CLUSTER_PASSWORD is secret")
+	for _, v := range vs {
+		if secret := v.Env == EnvClusterPassword || v.Env == EnvSentinelPassword; v.Secret != secret {
+			t.Errorf("%s: secret %v, want %v (only the passwords are secret)", v.Env, v.Secret, secret)
+		}
 	}
 	vs[0].Env = "changed"
 	if Vars()[0].Env != EnvURL {
 		t.Error("Vars does not return a copy")
 	}
+}
+
+// notPEM is a file that holds no certificate.
+var notPEM = func() string {
+	f, err := os.CreateTemp("", "redisconf-notpem-*")
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	_, _ = f.WriteString("not a certificate\n")
+	return f.Name()
+}()
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	_ = os.Remove(notPEM)
+	os.Exit(code)
 }
 
 func TestSet(t *testing.T) {
@@ -79,6 +105,13 @@ func TestSet(t *testing.T) {
 		{env: EnvClusterTLS, raw: " false ", want: Settings{}},
 		{env: EnvClusterTLS, raw: "yes please", err: `"yes please" is not true or false`},
 		{env: EnvClusterTLS, raw: "", err: `"" is not true or false`},
+		{env: EnvSentinelAddrs, raw: "s1:26379, s2:26380", want: Settings{SentinelAddrs: []string{"s1:26379", "s2:26380"}}},
+		{env: EnvSentinelAddrs, raw: "s1", err: `"s1" is not a host:port`},
+		{env: EnvSentinelMaster, raw: " mymaster ", want: Settings{SentinelMaster: "mymaster"}},
+		{env: EnvSentinelPassword, raw: "spw", want: Settings{SentinelPassword: "spw"}},
+		{env: EnvTLSCAFile, raw: "", want: Settings{}},
+		{env: EnvTLSCAFile, raw: "/nonexistent/ca.pem", err: "cannot read the CA file"},
+		{env: EnvTLSCAFile, raw: notPEM, err: "holds no PEM certificate"},
 	}
 	for _, tt := range tests {
 		got, err := set(t, tt.env, tt.raw)
@@ -99,6 +132,7 @@ func TestValidate(t *testing.T) {
 	t.Parallel()
 	ok := Settings{URL: DefaultURL}
 	cluster := Settings{ClusterNodes: []string{"a:1"}, ClusterUsername: "u", ClusterPassword: "p", ClusterTLS: true}
+	sentinel := Settings{URL: DefaultURL, SentinelAddrs: []string{"s:1", "s:2"}, SentinelMaster: "m", SentinelPassword: "secret"}
 	tests := []struct {
 		name string
 		s    Settings
@@ -113,6 +147,19 @@ func TestValidate(t *testing.T) {
 		{"tls without nodes", Settings{URL: DefaultURL, ClusterTLS: true}, []string{"REDIS_CLUSTER_TLS: only used with REDIS_CLUSTER_NODES"}},
 		{"all at once", Settings{URL: "x", ClusterUsername: "u", ClusterPassword: "p", ClusterTLS: true},
 			[]string{"REDIS_URL:", "REDIS_CLUSTER_USERNAME:", "REDIS_CLUSTER_PASSWORD:", "REDIS_CLUSTER_TLS:"}},
+		{"sentinel", sentinel, nil},
+		{"sentinel with a TLS URL and a CA", Settings{URL: "rediss://u:p@ignored:1/2", SentinelAddrs: []string{"s:1"}, SentinelMaster: "m", TLSCAFile: caFile(t)}, nil},
+		{"sentinel without master", Settings{URL: DefaultURL, SentinelAddrs: []string{"s:1"}}, []string{"REDIS_SENTINEL_MASTER: required with REDIS_SENTINEL_ADDRS"}},
+		{"master without sentinels", Settings{URL: DefaultURL, SentinelMaster: "m"}, []string{"REDIS_SENTINEL_MASTER: only used with REDIS_SENTINEL_ADDRS"}},
+		{"sentinel password without sentinels", Settings{URL: DefaultURL, SentinelPassword: "secret"}, []string{"REDIS_SENTINEL_PASSWORD: only used with REDIS_SENTINEL_ADDRS"}},
+		{"sentinel and cluster", Settings{ClusterNodes: []string{"a:1"}, SentinelAddrs: []string{"s:1"}, SentinelMaster: "m"}, []string{"REDIS_SENTINEL_ADDRS: not with REDIS_CLUSTER_NODES"}},
+		{"sentinel with cluster credentials", Settings{URL: DefaultURL, SentinelAddrs: []string{"s:1"}, SentinelMaster: "m", ClusterPassword: "secret"}, []string{"REDIS_CLUSTER_PASSWORD: only used with REDIS_CLUSTER_NODES"}},
+		{"sentinel with a bad url", Settings{URL: "redis://u:secret@h:1/x", SentinelAddrs: []string{"s:1"}, SentinelMaster: "m"}, []string{"REDIS_URL: ", "u:xxxxx@h"}},
+		{"CA file without TLS", Settings{URL: DefaultURL, TLSCAFile: caFile(t)}, []string{"REDIS_TLS_CA_FILE: only used with TLS"}},
+		{"CA file, cluster without TLS", Settings{ClusterNodes: []string{"a:1"}, TLSCAFile: caFile(t)}, []string{"REDIS_TLS_CA_FILE: only used with TLS"}},
+		{"CA file with a TLS URL", Settings{URL: "rediss://h:1/0", TLSCAFile: caFile(t)}, nil},
+		{"CA file with cluster TLS", Settings{ClusterNodes: []string{"a:1"}, ClusterTLS: true, TLSCAFile: caFile(t)}, nil},
+		{"CA file gone", Settings{URL: "rediss://h:1/0", TLSCAFile: "/nonexistent/ca.pem"}, []string{"REDIS_TLS_CA_FILE: cannot read the CA file"}},
 	}
 	for _, tt := range tests {
 		err := tt.s.Validate(nil)
@@ -163,12 +210,41 @@ func TestRedactURL(t *testing.T) {
 func TestClient(t *testing.T) {
 	t.Parallel()
 	s := Settings{ClusterNodes: []string{"a:7000"}, ClusterUsername: "u", ClusterPassword: "p", ClusterTLS: true}
-	opt := s.ClusterOptions()
-	if !reflect.DeepEqual(opt.Addrs, []string{"a:7000"}) || opt.Username != "u" || opt.Password != "p" || opt.TLSConfig == nil {
-		t.Errorf("ClusterOptions = %+v", opt)
+	opt, err := s.ClusterOptions()
+	if err != nil || !reflect.DeepEqual(opt.Addrs, []string{"a:7000"}) || opt.Username != "u" || opt.Password != "p" || opt.TLSConfig == nil || opt.TLSConfig.RootCAs != nil {
+		t.Errorf("ClusterOptions = %+v, %v", opt, err)
 	}
-	if (Settings{ClusterNodes: []string{"a:7000"}}).ClusterOptions().TLSConfig != nil {
+	if opt, _ := (Settings{ClusterNodes: []string{"a:7000"}}).ClusterOptions(); opt.TLSConfig != nil {
 		t.Error("TLS without REDIS_CLUSTER_TLS")
+	}
+	ca := caFile(t)
+	withCA := s
+	withCA.TLSCAFile = ca
+	if opt, err := withCA.ClusterOptions(); err != nil || opt.TLSConfig.RootCAs == nil {
+		t.Errorf("cluster with a CA file: %+v, %v", opt, err)
+	}
+	if o, err := (Settings{URL: "rediss://h:1/0", TLSCAFile: ca}).URLOptions(); err != nil || o.TLSConfig.RootCAs == nil || o.TLSConfig.ServerName != "h" {
+		t.Errorf("rediss URL with a CA file: %+v, %v", o, err)
+	}
+	if o, err := (Settings{URL: "rediss://h:1/0"}).URLOptions(); err != nil || o.TLSConfig.RootCAs != nil {
+		t.Errorf("rediss URL without a CA file: %+v, %v (want the system's roots)", o, err)
+	}
+	sen := Settings{URL: "rediss://alice:pw@ignored:1/4", SentinelAddrs: []string{"s1:26379", "s2:26379"}, SentinelMaster: "m", SentinelPassword: "spw", TLSCAFile: ca}
+	fo, err := sen.FailoverOptions()
+	if err != nil || fo.MasterName != "m" || !reflect.DeepEqual(fo.SentinelAddrs, sen.SentinelAddrs) || fo.SentinelPassword != "spw" ||
+		fo.Username != "alice" || fo.Password != "pw" || fo.DB != 4 || fo.TLSConfig == nil || fo.TLSConfig.RootCAs == nil || fo.TLSConfig.ServerName != "" {
+		t.Errorf("FailoverOptions = %+v, %v", fo, err)
+	}
+	if sen.Source() != EnvSentinelAddrs || s.Source() != EnvClusterNodes || (Settings{URL: DefaultURL}).Source() != EnvURL {
+		t.Errorf("Source: %s %s", sen.Source(), s.Source())
+	}
+	if w := sen.Where(); w != `master "m" of sentinels s1:26379,s2:26379` {
+		t.Errorf("Where = %q", w)
+	}
+	if rdb, err := sen.NewClient(); err != nil {
+		t.Errorf("sentinel client: %v", err)
+	} else {
+		_ = rdb.Close()
 	}
 	rdb, err := s.NewClient()
 	if err != nil {

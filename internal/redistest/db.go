@@ -20,7 +20,7 @@ import (
 // them.
 const (
 	EnvURL          = "REDIS_URL"           // a private Redis: redis://127.0.0.1:PORT/DB
-	EnvClusterAddrs = "REDIS_CLUSTER_ADDRS" // a private Redis Cluster: comma-separated seed addresses
+	EnvClusterNodes = "REDIS_CLUSTER_NODES" // a private Redis Cluster: comma-separated seed addresses
 )
 
 // Backend names a kind of Redis a test runs on. It is the subtest name Each gives.
@@ -30,7 +30,7 @@ type Backend string
 const (
 	Miniredis Backend = "miniredis" // in-process, one per test, always available
 	Redis     Backend = "redis"     // the private server at REDIS_URL, when set
-	Cluster   Backend = "cluster"   // the private Redis Cluster at REDIS_CLUSTER_ADDRS, when set
+	Cluster   Backend = "cluster"   // the private Redis Cluster at REDIS_CLUSTER_NODES, when set
 )
 
 // DB is one test's Redis.
@@ -86,7 +86,7 @@ func Backends(opts ...Option) []Backend {
 
 // Each runs fn once per backend as a subtest named after it: miniredis, then the private Redis
 // at REDIS_URL (skipped with the reason when unset), then with WithCluster the private Redis
-// Cluster at REDIS_CLUSTER_ADDRS. For parallel subtests pass Parallel(); fn itself must not call
+// Cluster at REDIS_CLUSTER_NODES. For parallel subtests pass Parallel(); fn itself must not call
 // t.Parallel (see Open).
 func Each(t *testing.T, fn func(t *testing.T, db *DB), opts ...Option) {
 	t.Helper()
@@ -105,7 +105,7 @@ func Each(t *testing.T, fn func(t *testing.T, db *DB), opts ...Option) {
 //
 // These are the only rules the tests of this module follow about Redis:
 //   - miniredis is a fresh server per test, so miniredis tests may run in parallel.
-//   - A real backend is taken only from REDIS_URL or REDIS_CLUSTER_ADDRS; when the variable is
+//   - A real backend is taken only from REDIS_URL or REDIS_CLUSTER_NODES; when the variable is
 //     unset the test is skipped (the miniredis variant still runs).
 //   - A real backend must be private: an address on port 6379, where the machine's shared Redis
 //     listens, fails the test before any command is sent.
@@ -162,13 +162,13 @@ func openURL(tb testing.TB) *DB {
 
 func openCluster(tb testing.TB) *DB {
 	tb.Helper()
-	raw := os.Getenv(EnvClusterAddrs)
+	raw := os.Getenv(EnvClusterNodes)
 	if raw == "" {
-		tb.Skipf("%s is not set: the Redis Cluster variant runs only against a private cluster", EnvClusterAddrs)
+		tb.Skipf("%s is not set: the Redis Cluster variant runs only against a private cluster", EnvClusterNodes)
 	}
 	seeds := strings.Split(raw, ",")
 	for _, a := range seeds {
-		refuseShared(tb, EnvClusterAddrs, a)
+		refuseShared(tb, EnvClusterNodes, a)
 	}
 	hold(tb, seeds[0])
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: seeds})
@@ -176,7 +176,7 @@ func openCluster(tb testing.TB) *DB {
 	if err := cc.ForEachMaster(context.Background(), func(ctx context.Context, c *redis.Client) error {
 		return c.FlushDB(ctx).Err()
 	}); err != nil {
-		tb.Fatalf("%s: FLUSHDB on every master: %v", EnvClusterAddrs, err)
+		tb.Fatalf("%s: FLUSHDB on every master: %v", EnvClusterNodes, err)
 	}
 	return &DB{Backend: Cluster, Client: cc}
 }

@@ -27,14 +27,14 @@ func TestOpenRefusesTheSharedRedis(t *testing.T) {
 	for _, tc := range []struct{ env, value string }{
 		{EnvURL, "redis://127.0.0.1:6379/0"},
 		{EnvURL, "redis://localhost:6379/3"},
-		{EnvClusterAddrs, "127.0.0.1:7000,127.0.0.1:6379"},
+		{EnvClusterNodes, "127.0.0.1:7000,127.0.0.1:6379"},
 	} {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
 			t.Setenv(EnvURL, "")
-			t.Setenv(EnvClusterAddrs, "")
+			t.Setenv(EnvClusterNodes, "")
 			t.Setenv(tc.env, tc.value)
 			b := Redis
-			if tc.env == EnvClusterAddrs {
+			if tc.env == EnvClusterNodes {
 				b = Cluster
 			}
 			f := &fatalTB{TB: t}
@@ -50,7 +50,7 @@ func TestOpenRefusesTheSharedRedis(t *testing.T) {
 
 func TestEachSkipsUnsetBackends(t *testing.T) {
 	t.Setenv(EnvURL, "")
-	t.Setenv(EnvClusterAddrs, "")
+	t.Setenv(EnvClusterNodes, "")
 	var ran []Backend
 	Each(t, func(t *testing.T, db *DB) {
 		ran = append(ran, db.Backend)
