@@ -43,6 +43,16 @@ func gatherValues(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
 	return out
 }
 
+// checkValues reports every series of want missing from got or of another value.
+func checkValues(t *testing.T, when string, got, want map[string]float64) {
+	t.Helper()
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s: %s = %v (present %v), want %v", when, k, g, ok, v)
+		}
+	}
+}
+
 func sampleValue(m *dto.Metric) float64 {
 	switch {
 	case m.Gauge != nil:
@@ -97,11 +107,7 @@ func TestFleetCollector(t *testing.T) {
 		if len(got) != len(want) {
 			t.Errorf("%d series at start-up, want %d: %v", len(got), len(want), got)
 		}
-		for k, v := range want {
-			if g, ok := got[k]; !ok || g != v {
-				t.Errorf("start-up: %s = %v (present %v), want %v", k, g, ok, v)
-			}
-		}
+		checkValues(t, "start-up", got, want)
 
 		// A running job: two numbers sent, one unknown (InternalError.Timeout). A scheduled job.
 		// A halted app. Two pending tasks in sms-normal, one scheduled in sms-bulk.
@@ -152,34 +158,25 @@ func TestFleetCollector(t *testing.T) {
 		// Past the queue TTL only: queues and halts are read again, jobs are not.
 		clock.Add(time.Second)
 		got = gatherValues(t, reg)
-		for k, v := range map[string]float64{
+		checkValues(t, "after the queue TTL", got, map[string]float64{
 			"smsdispatch_queue_tasks{queue=sms-normal,state=pending}": 2,
 			"smsdispatch_queue_tasks{queue=sms-bulk,state=scheduled}": 1,
 			"smsdispatch_queue_tasks{queue=sms-otp,state=pending}":    0,
 			"smsdispatch_apps_halted{}":                               1,
 			"smsdispatch_jobs_active{}":                               0,
-		} {
-			if got[k] != v {
-				t.Errorf("after the queue TTL: %s = %v, want %v", k, got[k], v)
-			}
-		}
+		})
 		if got["smsdispatch_queue_oldest_pending_seconds{queue=sms-normal}"] < 0 {
 			t.Errorf("oldest pending age %v", got["smsdispatch_queue_oldest_pending_seconds{queue=sms-normal}"])
 		}
 		clock.Add(10 * time.Second)
-		got = gatherValues(t, reg)
-		for k, v := range map[string]float64{
+		checkValues(t, "after the jobs TTL", gatherValues(t, reg), map[string]float64{
 			"smsdispatch_jobs_active{}":          2,
 			"smsdispatch_jobs{state=running}":    1,
 			"smsdispatch_jobs{state=scheduled}":  1,
 			"smsdispatch_jobs{state=delivering}": 0,
 			"smsdispatch_unknown_numbers{}":      1,
 			"smsdispatch_receipts_outstanding{}": 2,
-		} {
-			if got[k] != v {
-				t.Errorf("after the jobs TTL: %s = %v, want %v", k, got[k], v)
-			}
-		}
+		})
 	}, redistest.Parallel())
 }
 
