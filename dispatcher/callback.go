@@ -398,6 +398,7 @@ func NewPushMetrics(reg prometheus.Registerer) (*PushMetrics, error) {
 	if m.Replies, err = promreg.Register(reg, m.Replies); err != nil {
 		return nil, err
 	}
+	m.initLabels()
 	return m, nil
 }
 

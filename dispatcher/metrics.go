@@ -101,6 +101,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if m.Enqueued, err = promreg.Register(reg, m.Enqueued); err != nil {
 		return nil, err
 	}
+	m.initLabels()
 	return m, nil
 }
 

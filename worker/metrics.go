@@ -7,7 +7,12 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"go.uber.org/zap"
+
+	"github.com/smsdispatch/smsdispatch/dispatcher"
 	"github.com/smsdispatch/smsdispatch/internal/promreg"
+	"github.com/smsdispatch/smsdispatch/store"
+	"github.com/smsdispatch/smsdispatch/tasks"
 )
 
 // taskMetrics counts and times every task the worker runs, by type and result.
@@ -15,6 +20,9 @@ type taskMetrics struct {
 	total    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 }
+
+// servedQueues are the asynq queues the worker serves, in priority order.
+var servedQueues = []string{tasks.QueueOTP, tasks.QueueNormal, tasks.QueueBulk, tasks.QueueMaint}
 
 // Task results, the "result" label of smsdispatch_worker_tasks_total.
 const (
@@ -42,7 +50,37 @@ func newTaskMetrics(reg prometheus.Registerer) (*taskMetrics, error) {
 	if m.duration, err = promreg.Register(reg, m.duration); err != nil {
 		return nil, err
 	}
+	// Every series exists from start-up: each task type on each queue it runs in.
+	for typ, queues := range map[string][]string{
+		tasks.TypeSendBatch: {tasks.QueueOTP, tasks.QueueNormal, tasks.QueueBulk},
+		tasks.TypeReconcile: {tasks.QueueMaint},
+		tasks.TypeProbe:     {tasks.QueueMaint},
+	} {
+		m.duration.WithLabelValues(typ)
+		for _, q := range queues {
+			for _, r := range []string{resultOK, resultWait, resultError} {
+				m.total.WithLabelValues(typ, q, r)
+			}
+		}
+	}
 	return m, nil
+}
+
+// newFleetCollector builds the collector of queue depths, halted apps and active jobs over st
+// and the shared Redis client, and registers it on reg.
+func newFleetCollector(cfg Config, st *store.Store, logger *zap.Logger, reg prometheus.Registerer) error {
+	c, err := dispatcher.NewFleetCollector(dispatcher.FleetCollectorConfig{
+		Store:     st,
+		Inspector: asynq.NewInspectorFromRedisClient(cfg.Redis),
+		Queues:    servedQueues,
+		Logger:    logger,
+		Now:       cfg.Now,
+	})
+	if err != nil {
+		return err
+	}
+	_, err = promreg.Register(reg, prometheus.Collector(c))
+	return err
 }
 
 func (m *taskMetrics) middleware(isFailure func(error) bool) asynq.MiddlewareFunc {

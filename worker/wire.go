@@ -90,6 +90,9 @@ func build(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*parts, e
 	if err != nil {
 		return fail(err)
 	}
+	if err := newFleetCollector(cfg, st, logger, reg); err != nil {
+		return fail(err)
+	}
 	// The enqueuer shares the caller's Redis client; asynq never closes a shared client.
 	enq := tasks.NewEnqueuer(cfg.Redis)
 	log := logger.Named("dispatcher")
