@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -209,7 +210,13 @@ type Request struct {
 	Encoding string
 	// OnReject, when set, is called for every rejected line or recipient, in order.
 	OnReject func(LineError)
+	// CallbackURL, when set, is an absolute http or https URL (at most MaxCallbackURL bytes) that
+	// receives a completion webhook when the job settles (see the worker's webhook delivery).
+	CallbackURL string
 }
+
+// MaxCallbackURL is the longest Request.CallbackURL accepted, in bytes.
+const MaxCallbackURL = 2048
 
 // Result is the outcome of Send.
 type Result struct {
@@ -369,10 +376,35 @@ func (c *Client) job(req Request, now time.Time) (spec, error) {
 	if err != nil {
 		return bad("Encoding", "%q is not utf-8 or gb18030", req.Encoding)
 	}
+	if req.CallbackURL != "" {
+		if err := validCallbackURL(req.CallbackURL); err != nil {
+			return bad("CallbackURL", "%v", err)
+		}
+	}
 	if len(req.Recipients) == 0 && req.Reader == nil {
 		return bad("Recipients", "no recipients (set Recipients or Reader)")
 	}
 	return spec{job: job, region: region, encoding: encoding, expire: expire}, nil
+}
+
+// validCallbackURL reports why u is not a usable webhook URL: absolute http or https with a
+// host, no user info (a secret in a URL is logged by proxies), at most MaxCallbackURL bytes.
+func validCallbackURL(u string) error {
+	if len(u) > MaxCallbackURL {
+		return fmt.Errorf("%d bytes, longer than %d", len(u), MaxCallbackURL)
+	}
+	p, err := url.Parse(u)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL", u)
+	case p.Scheme != "http" && p.Scheme != "https":
+		return fmt.Errorf("%q is not an http or https URL", u)
+	case p.Host == "":
+		return fmt.Errorf("%q has no host", u)
+	case p.User != nil:
+		return fmt.Errorf("user info in the URL is not accepted (put credentials in the path or sign with WEBHOOK_SECRET)")
+	}
+	return nil
 }
 
 // applyWindow validates req's Window, TimeZone and TemplateType and sets them on job (the

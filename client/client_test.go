@@ -253,6 +253,11 @@ func TestSendValidation(t *testing.T) {
 			{"params not utf-8", with(func(r *Request) { r.Params = []string{"\xd5\xc5"} }), "Params"},
 			{"sign not utf-8", with(func(r *Request) { r.SignName = "\xb0\xa2" }), "SignName"},
 			{"recipient params not utf-8", with(func(r *Request) { r.Recipients = []Recipient{{Number: cn(1), Params: []string{"\xd5"}}} }), "Encoding"},
+			{"callback not a url", with(func(r *Request) { r.CallbackURL = "::nope" }), "CallbackURL"},
+			{"callback ftp", with(func(r *Request) { r.CallbackURL = "ftp://example.com/x" }), "CallbackURL"},
+			{"callback relative", with(func(r *Request) { r.CallbackURL = "/hooks/sms" }), "CallbackURL"},
+			{"callback user info", with(func(r *Request) { r.CallbackURL = "https://u:p@example.com/x" }), "CallbackURL"},
+			{"callback too long", with(func(r *Request) { r.CallbackURL = "https://example.com/" + strings.Repeat("a", MaxCallbackURL) }), "CallbackURL"},
 			{"gbk reader", with(func(r *Request) { r.Recipients = nil; r.Reader = strings.NewReader(cn(1) + ",\xd5\xc5\xc8\xfd\n") }), "Encoding"},
 		}
 		for _, tt := range tests {
